@@ -1,0 +1,5 @@
+"""Allow ``python -m lamsach``."""
+
+from lamsach.cli import main
+
+main()

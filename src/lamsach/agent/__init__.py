@@ -1,0 +1,1 @@
+"""Endpoint agent: antivirus status, live connections and files checked against the indicators."""

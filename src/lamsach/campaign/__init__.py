@@ -1,0 +1,1 @@
+"""Campaign domain rules: units, users and roles, campaigns, report templates and reports."""

@@ -1,0 +1,1 @@
+"""Readers of indicator list formats; each module reads one format family."""

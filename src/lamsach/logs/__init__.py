@@ -1,0 +1,1 @@
+"""Network logs: every format a unit keeps, read into batches of one canonical Arrow schema."""

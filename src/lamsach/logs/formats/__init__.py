@@ -1,0 +1,96 @@
+"""The registry of log formats: each module here defines ``FORMAT``, found automatically.
+
+A format sniffs the first lines of a file to claim it and reads a text stream into canonical
+batches (see ``lamsach.logs.schema``), counting the lines it cannot parse in ``ReadStats``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TextIO
+
+import pyarrow as pa
+
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class ReadStats:
+    """What was read from one file: records, and lines skipped by reason with examples."""
+
+    file: str
+    format: str = ""
+    records: int = 0
+    bytes_read: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[int]] = field(default_factory=dict)  # reason -> first line numbers
+
+    def skip(self, reason: str, line: int) -> None:
+        self.skipped[reason] += 1
+        lines = self.examples.setdefault(reason, [])
+        if len(lines) < MAX_EXAMPLES:
+            lines.append(line)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a format needs besides the stream: the file's display name and the batch size."""
+
+    file: str
+    stats: ReadStats
+    batch_size: int = 65_536
+
+
+Reader = Callable[[TextIO, ReadContext], Iterator[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A log format: its name (for ``--format``), how to recognise it and how to read it.
+
+    ``sniff`` gets up to the first 20 non-empty lines of the file. Formats are tried by
+    ascending ``priority`` so that specific formats are asked before generic ones.
+    """
+
+    name: str
+    description: str
+    sniff: Callable[[list[str]], bool]
+    read: Reader
+    priority: int = 50
+
+
+@cache
+def all_formats() -> tuple[LogFormat, ...]:
+    """Every registered format, in sniffing order."""
+    found: list[LogFormat] = []
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        fmt = getattr(module, "FORMAT", None)
+        if isinstance(fmt, LogFormat):
+            found.append(fmt)
+        found.extend(f for f in getattr(module, "FORMATS", ()) if isinstance(f, LogFormat))
+    return tuple(sorted(found, key=lambda f: (f.priority, f.name)))
+
+
+def get_format(name: str) -> LogFormat:
+    for fmt in all_formats():
+        if fmt.name == name:
+            return fmt
+    known = ", ".join(f.name for f in all_formats())
+    raise KeyError(f"unknown log format {name!r}; known formats: {known}")
+
+
+def sniff_format(head: list[str]) -> LogFormat | None:
+    for fmt in all_formats():
+        if fmt.sniff(head):
+            return fmt
+    return None

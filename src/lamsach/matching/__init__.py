@@ -1,0 +1,1 @@
+"""The matching kernel: a compiled indicator index and the pure function that scans batches."""

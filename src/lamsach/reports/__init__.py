@@ -1,0 +1,1 @@
+"""Reports: one report document per campaign and unit, rendered to Word and Excel."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, Alembic migrations, sessions, backup and restore."""

@@ -1,0 +1,1 @@
+"""The campaign portal: FastAPI application, server-rendered pages and the JSON API."""
