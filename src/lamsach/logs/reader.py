@@ -6,14 +6,21 @@ import bz2
 import gzip
 import io
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 import zstandard
 
-from lamsach.logs.formats import LogFormat, ReadContext, ReadStats, get_format, sniff_format
+from lamsach.logs.formats import (
+    LogFormat,
+    ReadContext,
+    ReadStats,
+    get_format,
+    sniff_binary,
+    sniff_format,
+)
 
 STDIN = "-"
 SNIFF_LINES = 20
@@ -79,6 +86,10 @@ def detect_format(path: str) -> LogFormat:
     """The format of a file, from its first non-empty lines."""
     if path == STDIN:
         raise LogReadError("standard input needs --format")
+    with open_binary(path) as raw:
+        fmt = sniff_binary(raw.read(64))
+    if fmt is not None:
+        return fmt
     with open_text(path) as stream:
         head = read_head(stream)
     fmt = sniff_format(head)
@@ -88,14 +99,19 @@ def detect_format(path: str) -> LogFormat:
 
 
 def read_log(
-    path: str, fmt: str | None = None, batch_size: int = 65_536, stats: ReadStats | None = None
+    path: str,
+    fmt: str | None = None,
+    batch_size: int = 65_536,
+    stats: ReadStats | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Canonical batches of one log file; skipped lines are counted in ``stats``."""
     log_format = get_format(fmt) if fmt else detect_format(path)
     stats = stats if stats is not None else ReadStats(file=path)
     stats.format = log_format.name
-    ctx = ReadContext(file=path, stats=stats, batch_size=batch_size)
-    with open_text(path) as stream:
+    ctx = ReadContext(file=path, stats=stats, batch_size=batch_size, options=options or {})
+    stream = open_binary(path) if log_format.binary else open_text(path)
+    with stream:
         for batch in log_format.read(stream, ctx):
             stats.records += batch.num_rows
             yield batch

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TextIO
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -43,14 +43,21 @@ class ReadStats:
 
 @dataclass(frozen=True)
 class ReadContext:
-    """What a format needs besides the stream: the file's display name and the batch size."""
+    """What a format needs besides the stream: the file's name, batch size and user options.
+
+    ``options`` carries format settings given on the command line, such as the column mapping
+    of the generic CSV format (``--map time=ts,src_ip=client``).
+    """
 
     file: str
     stats: ReadStats
     batch_size: int = 65_536
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
-Reader = Callable[[TextIO, ReadContext], Iterator[pa.RecordBatch]]
+# A text format is given a text stream (UTF-8, undecodable bytes replaced); a binary format
+# (``binary=True``, such as EVTX) is given the decompressed byte stream.
+Reader = Callable[[IO[Any], ReadContext], Iterator[pa.RecordBatch]]
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,8 @@ class LogFormat:
     """A log format: its name (for ``--format``), how to recognise it and how to read it.
 
     ``sniff`` gets up to the first 20 non-empty lines of the file. Formats are tried by
-    ascending ``priority`` so that specific formats are asked before generic ones.
+    ascending ``priority`` so that specific formats are asked before generic ones. A binary
+    format is recognised by ``magic``, the bytes its files start with, instead.
     """
 
     name: str
@@ -66,6 +74,8 @@ class LogFormat:
     sniff: Callable[[list[str]], bool]
     read: Reader
     priority: int = 50
+    binary: bool = False
+    magic: bytes = b""
 
 
 @cache
@@ -89,8 +99,15 @@ def get_format(name: str) -> LogFormat:
     raise KeyError(f"unknown log format {name!r}; known formats: {known}")
 
 
+def sniff_binary(head: bytes) -> LogFormat | None:
+    for fmt in all_formats():
+        if fmt.binary and fmt.magic and head.startswith(fmt.magic):
+            return fmt
+    return None
+
+
 def sniff_format(head: list[str]) -> LogFormat | None:
     for fmt in all_formats():
-        if fmt.sniff(head):
+        if not fmt.binary and fmt.sniff(head):
             return fmt
     return None
