@@ -98,9 +98,8 @@ def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
         rfc5424 = _RFC5424.match(line, pos)
         if rfc5424 is not None:
             stamp_text, host, app, _procid, _msgid, _sd, message = rfc5424.groups()
-            stamp = None if stamp_text == "-" else parse_iso(stamp_text)
             return SyslogLine(
-                stamp,
+                None if stamp_text == "-" else parse_iso(stamp_text),
                 None if host == "-" else host,
                 None if app == "-" else app,
                 message or "",

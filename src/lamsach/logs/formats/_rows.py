@@ -1,0 +1,105 @@
+"""Row buffering and small value clean-ups shared by the line-by-line log formats."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from lamsach.logs.formats import ReadContext
+from lamsach.logs.formats._syslog import parse_iso, to_micros
+from lamsach.logs.schema import batch_from_columns
+
+_IPV4_CHARS = frozenset("0123456789.")
+
+
+class RowBuffer:
+    """Collects rows as tuples of the given canonical columns and turns them into a batch.
+
+    Tuples are cheaper to build per line than dicts; they are transposed once per batch.
+    ``file`` is added by the buffer and must not be among ``columns``.
+    """
+
+    def __init__(self, ctx: ReadContext, columns: Sequence[str]) -> None:
+        self.ctx = ctx
+        self.columns = tuple(columns)
+        self.rows: list[tuple[Any, ...]] = []
+        self.size = max(1, ctx.batch_size)
+
+    def flush(self) -> pa.RecordBatch:
+        rows, self.rows = self.rows, []
+        if rows:
+            columns = zip(*rows, strict=True)
+            values: dict[str, Any] = {
+                name: list(column) for name, column in zip(self.columns, columns, strict=True)
+            }
+        else:
+            values = {name: [] for name in self.columns}
+        values["file"] = [self.ctx.file] * len(rows)
+        return batch_from_columns(values, len(rows))
+
+
+def clean_host(name: str | None) -> str | None:
+    """A host name as logs give it, made comparable: trimmed, lower-case, no trailing dot."""
+    if not name:
+        return None
+    name = name.strip().rstrip(".").lower()
+    return name or None
+
+
+def to_int(value: Any) -> int | None:
+    """An integer field, or None when it is absent, '-' or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def ip_or_none(text: Any) -> str | None:
+    """The address if the text is an IPv4 or IPv6 one (IPv6 compressed, zone dropped), else None."""
+    if not isinstance(text, str) or not text:
+        return None
+    if _IPV4_CHARS.issuperset(text):
+        if text.count(".") != 3:
+            return None
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            return None
+        return text
+    if ":" not in text:
+        return None
+    try:
+        # Compressed form: some logs write IPv6 addresses in full ("fe80:0000:...").
+        return ipaddress.IPv6Address(text.strip("[]").split("%", 1)[0]).compressed
+    except ValueError:
+        return None
+
+
+def ips_in(values: Iterable[Any]) -> list[str] | None:
+    """The IP addresses among DNS answer values (names and other record data dropped)."""
+    found = [ip for ip in map(ip_or_none, values) if ip is not None]
+    return found or None
+
+
+def epoch_or_iso_micros(value: Any) -> int | None:
+    """A time given as epoch seconds (number or numeric text) or ISO 8601 text, in microseconds."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return round(value * 1_000_000)
+    if isinstance(value, str):
+        try:
+            return round(float(value) * 1_000_000)
+        except ValueError:
+            return to_micros(parse_iso(value.replace(" UTC", "+00:00")))
+    if isinstance(value, datetime):
+        return to_micros(value)
+    return None
