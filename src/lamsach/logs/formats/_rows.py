@@ -103,3 +103,8 @@ def epoch_or_iso_micros(value: Any) -> int | None:
     if isinstance(value, datetime):
         return to_micros(value)
     return None
+
+
+def syslog_year(ctx: ReadContext) -> int | None:
+    """The ``year`` option, for syslog stamps (which have none) of logs from an earlier year."""
+    return to_int(ctx.options.get("year"))
