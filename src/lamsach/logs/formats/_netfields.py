@@ -1,0 +1,78 @@
+"""Small field clean-ups shared by the firewall and endpoint formats: IPs, protocols, times."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from functools import lru_cache
+
+# IANA protocol numbers as firewalls print them, to the lower-case names the schema uses.
+PROTOCOLS = {
+    1: "icmp",
+    2: "igmp",
+    6: "tcp",
+    17: "udp",
+    41: "ipv6",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    58: "icmpv6",
+    89: "ospf",
+    103: "pim",
+    112: "vrrp",
+    132: "sctp",
+}
+_PROTO_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6", "ipv6icmp": "icmpv6"}
+
+
+@lru_cache(maxsize=65_536)
+def canonical_ip(text: str | None) -> str | None:
+    """An IP address in canonical text (IPv6 compressed, IPv4-mapped as IPv4), or None."""
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+@lru_cache(maxsize=1024)
+def proto_name(text: str | None) -> str | None:
+    """A protocol as a lower-case name, from a name in any case or an IANA number."""
+    if not text:
+        return None
+    text = text.strip().lower()
+    if text.isdigit():
+        return PROTOCOLS.get(int(text), text)
+    return _PROTO_ALIASES.get(text, text) or None
+
+
+def port(text: str | None) -> int | None:
+    """A port number, or None when absent or not a number in 0..65535."""
+    if not text or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= 65_535 else None
+
+
+def micros_from_epoch_number(text: str) -> int | None:
+    """Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by size) as micros."""
+    if not text.isdigit():
+        return None
+    value = int(text)
+    if value < 10**11:  # seconds until the year 5138
+        return value * 1_000_000
+    if value < 10**14:
+        return value * 1_000
+    if value < 10**17:
+        return value
+    return value // 1_000
+
+
+def micros_utc(year: int, month: int, day: int, hh: int, mm: int, ss: int, us: int = 0) -> int:
+    """A UTC wall-clock time as microseconds since the epoch (raises ValueError if invalid)."""
+    stamp = datetime(year, month, day, hh, mm, ss, us, tzinfo=UTC)
+    return int(stamp.timestamp()) * 1_000_000 + us

@@ -1,0 +1,103 @@
+"""pfSense and OPNsense ``filterlog``: the packet filter's CSV lines, over BSD or RFC 5424 syslog.
+
+Field positions follow the pfSense "Filter Log Format" document: rule fields, then the IPv4 or
+IPv6 header fields, then protocol fields (ports for TCP, UDP and SCTP).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+import pyarrow as pa
+
+from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats._netfields import canonical_ip, port, proto_name
+from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._syslog import strip_syslog, to_micros
+
+COLUMNS = (
+    "time",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "proto",
+    "bytes",
+    "action",
+    "log_type",
+    "line",
+)
+# "filterlog[123]:" (BSD syslog) or "filterlog 123 - [meta ...]" (RFC 5424): the CSV follows.
+_FILTERLOG = re.compile(r"\bfilterlog(?:\[\d+\]:| \S+ \S+ (?:-|\[[^\]]*\])+) ?")
+_PAYLOAD_START = re.compile(r"\d*,\d*,[^,]*,[^,]*,[^,]*,\w+,\w+,\w+,[46],")
+_PORT_PROTOCOLS = frozenset(("tcp", "udp", "sctp"))
+
+
+def sniff(head: list[str]) -> bool:
+    for line in head:
+        match = _FILTERLOG.search(line)
+        if match is not None and _PAYLOAD_START.match(line, match.end()):
+            return True
+    return False
+
+
+def parse_payload(csv: str) -> tuple[object, ...] | None:
+    """The packet fields of one filterlog CSV payload, or None if it is not one."""
+    f = csv.split(",")
+    if len(f) < 9:
+        return None
+    action = f[6]
+    version = f[8]
+    if version == "4":
+        if len(f) < 20:
+            return None
+        proto, length, src, dst, rest = f[16], f[17], f[18], f[19], 20
+    elif version == "6":
+        if len(f) < 17:
+            return None
+        proto, length, src, dst, rest = f[12], f[14], f[15], f[16], 17
+    else:
+        return None
+    src_ip, dst_ip = canonical_ip(src), canonical_ip(dst)
+    if src_ip is None or dst_ip is None:
+        return None
+    name = proto_name(proto)
+    src_port = dst_port = None
+    if name in _PORT_PROTOCOLS and len(f) > rest + 1:
+        src_port, dst_port = port(f[rest]), port(f[rest + 1])
+    size = int(length) if length.isdigit() else None
+    return src_ip, src_port, dst_ip, dst_port, name, size, action or None
+
+
+def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    rows = RowBuffer(ctx, COLUMNS)
+    skip = ctx.stats.skip
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        match = _FILTERLOG.search(line)
+        if match is None:
+            skip("not filterlog", number)
+            continue
+        fields = parse_payload(line[match.end() :])
+        if fields is None:
+            skip("bad filterlog line", number)
+            continue
+        stamp = to_micros(strip_syslog(line).timestamp)
+        rows.rows.append((stamp, *fields, "conn", number))
+        if len(rows.rows) >= rows.size:
+            yield rows.flush()
+    if rows.rows:
+        yield rows.flush()
+
+
+FORMAT = LogFormat(
+    name="filterlog",
+    description="pfSense / OPNsense filterlog (CSV over syslog)",
+    sniff=sniff,
+    read=read,
+    priority=20,
+)
