@@ -1,4 +1,4 @@
-"""Engines and sessions from Settings: SQLite in WAL mode with foreign keys, or PostgreSQL (psycopg 3)."""
+"""Engines and sessions from Settings: SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
 
 from __future__ import annotations
 

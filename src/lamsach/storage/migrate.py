@@ -17,7 +17,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
-    """A programmatic Alembic config; ``connection`` runs migrations inside a caller's transaction."""
+    """A programmatic Alembic config; ``connection`` runs migrations in the caller's transaction."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
