@@ -40,11 +40,12 @@ _ADDRESS_TYPES = ("A", "AAAA")
 
 def _dns_fields(dns: dict[str, Any]) -> tuple[str | None, list[str] | None]:
     """Query name and answer IPs from any EVE dns version (1: one line per record, 2: grouped
-    or detailed answers, 3: ``queries``/``answers`` lists)."""
+    or detailed answers, 3: ``queries``/``answers`` lists; alerts' ``query`` list)."""
     name = dns.get("rrname")
-    queries = dns.get("queries")
-    if name is None and isinstance(queries, list) and queries and isinstance(queries[0], dict):
-        name = queries[0].get("rrname")
+    for key in ("queries", "query"):  # "query" is how alerts carried it before version 3
+        queries = dns.get(key)
+        if name is None and isinstance(queries, list) and queries and isinstance(queries[0], dict):
+            name = queries[0].get("rrname")
     values: list[Any] = []
     if dns.get("rrtype") in _ADDRESS_TYPES and "rdata" in dns:
         values.append(dns["rdata"])
