@@ -1,1 +1,45 @@
-"""Readers of indicator list formats; each module reads one format family."""
+"""Readers of indicator list formats; each module reads (and writes) one format family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lamsach.indicators.formats import csvfile, hosts, misp, stix, suricata, text, zeek
+from lamsach.indicators.formats.base import IndicatorFormat, MalformedFile
+
+FORMATS: tuple[IndicatorFormat, ...] = tuple(
+    sorted(
+        (
+            *text.FORMATS,
+            *suricata.FORMATS,
+            csvfile.FORMAT,
+            hosts.FORMAT,
+            misp.FORMAT,
+            stix.FORMAT,
+            zeek.FORMAT,
+        ),
+        key=lambda fmt: fmt.priority,
+    )
+)
+FORMAT_NAMES = tuple(fmt.name for fmt in FORMATS)
+# ``--format tsv`` is the CSV reader (it finds the delimiter itself).
+_ALIASES = {"tsv": "csv", "text": "txt", "plain": "txt", "stix2": "stix"}
+
+
+def get_format(name: str) -> IndicatorFormat:
+    wanted = _ALIASES.get(name.lower(), name.lower())
+    for fmt in FORMATS:
+        if fmt.name == wanted:
+            return fmt
+    raise ValueError(f"unknown indicator format {name!r} (known: {', '.join(FORMAT_NAMES)})")
+
+
+def detect_format(head: str, path: Path) -> IndicatorFormat:
+    """The first format, most specific first, whose sniff claims the head of the file."""
+    for fmt in FORMATS:
+        if fmt.sniff(head, path):
+            return fmt
+    raise MalformedFile("no indicator format recognised")
+
+
+__all__ = ["FORMATS", "FORMAT_NAMES", "IndicatorFormat", "MalformedFile", "detect_format"]
