@@ -1,0 +1,149 @@
+"""BIND query logs (and the shared syslog header splitter they arrive through)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats._syslog import strip_syslog
+from lamsach.logs.reader import detect_format, read_log
+from lamsach.logs.schema import LOG_SCHEMA
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_rows(
+    path: Path, fmt: str | None = None, **options: str
+) -> tuple[dict[int, dict[str, Any]], ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt, batch_size=3, stats=stats, options=options))
+    table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+    return {row["line"]: row for row in table.to_pylist()}, stats
+
+
+def test_strip_syslog_rfc3164_with_relay_host_and_without_host() -> None:
+    line = "<30>Oct 4 10:18:07 a1.foo.com 89.160.20.112 named[10750]: client 1.2.3.4#5: query: x"
+    stamp, host, program, message = strip_syslog(line, 2022)
+    assert stamp == datetime(2022, 10, 4, 10, 18, 7, tzinfo=UTC)
+    assert (host, program, message) == ("a1.foo.com", "named", "client 1.2.3.4#5: query: x")
+    stamp, host, program, message = strip_syslog(
+        "Jun 12 09:00:01 dnsmasq[99]: query[A] a from b", 2020
+    )
+    assert (stamp, host, program) == (datetime(2020, 6, 12, 9, 0, 1, tzinfo=UTC), None, "dnsmasq")
+    assert message == "query[A] a from b"
+
+
+def test_strip_syslog_rfc5424_iso_and_plain() -> None:
+    line = (
+        '<134>1 2021-07-03T19:07:00.123+02:00 fw.example filterlog 76404 - [meta sequenceId="1"]'
+        " 5,,,x"
+    )
+    stamp, host, program, message = strip_syslog(line)
+    assert stamp == datetime(2021, 7, 3, 17, 7, 0, 123000, tzinfo=UTC)
+    assert (host, program, message) == ("fw.example", "filterlog", "5,,,x")
+    stamp, host, program, message = strip_syslog("2024-01-02T03:04:05Z gw kernel: IN=eth0 OUT=\r\n")
+    assert (stamp, host, program, message) == (
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "gw",
+        "kernel",
+        "IN=eth0 OUT=",
+    )
+    assert strip_syslog("dnsmasq: started") == (None, None, None, "dnsmasq: started")
+
+
+def test_bsd_stamp_never_lies_in_the_future() -> None:
+    stamp = strip_syslog("Dec 31 23:59:59 host prog: x").timestamp
+    assert stamp is not None and stamp <= datetime.now(UTC).replace(year=stamp.year + 1)
+    assert stamp.year in (datetime.now(UTC).year, datetime.now(UTC).year - 1)
+
+
+def test_bind_query_log_lines() -> None:
+    path = DATA / "a_bind_queries.log"
+    assert detect_format(str(path)).name == "bind"
+    rows, stats = read_rows(path, year="2013")
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 13]
+    first = rows[1]
+    assert first["time"] == datetime(2013, 6, 5, 10, 20, 53, 123000, tzinfo=UTC)
+    assert (first["src_ip"], first["src_port"], first["dst_ip"], first["proto"]) == (
+        "10.3.0.5",
+        53211,
+        "10.3.0.1",
+        "udp",
+    )
+    assert (first["host"], first["log_type"], first["action"]) == ("www.example.com", "dns", None)
+    assert rows[2]["host"] == "mail.example.com"  # no @0x part
+    assert (rows[3]["src_ip"], rows[3]["dst_ip"], rows[3]["proto"]) == (
+        "2001:db8::5",
+        "2001:db8::1",
+        "tcp",  # T flag: over TCP
+    )
+    assert rows[4]["host"] == "viewed.example.com"
+    assert rows[5]["time"] == datetime(
+        2013, 6, 5, 10, 20, 57, tzinfo=UTC
+    )  # syslog stamp, year option
+    assert rows[6]["time"] == datetime(2013, 6, 5, 3, 20, 58, tzinfo=UTC)  # RFC 5424, +07:00
+    assert (rows[7]["host"], rows[7]["action"]) == ("fail.example.com", "SERVFAIL")
+    assert rows[8]["answers"] == ["192.0.2.50", "2001:db8::50"]
+    assert (rows[8]["host"], rows[8]["action"], rows[8]["proto"]) == (
+        "resp.example.com",
+        "NOERROR",
+        "udp",
+    )
+    assert (rows[9]["host"], rows[9]["action"]) == ("blocked.example.com", "rpz-rewrite")
+    assert rows[13]["host"] == "xn--fiqs8s.example"
+    assert stats.skipped == {
+        "ignored: not a query, response or query-error line": 1,
+        "unreadable query line": 1,
+    }
+    assert stats.examples["unreadable query line"] == [11]
+
+
+def test_bind_sniff() -> None:
+    sniff = get_format("bind").sniff
+    assert sniff(["client 10.0.0.1#5353 (a.b): query: a.b IN A + (10.0.0.2)"])
+    assert not sniff(["dnsmasq: query[A] a.b from 10.0.0.1"])
+    assert not sniff(["Jun  1 00:00:00 ns1 named[1]: zone a.b/IN: loaded serial 7"])
+
+
+@pytest.mark.shared_data
+def test_real_infoblox_named_log(shared_data: Path) -> None:
+    path = shared_data / "logs" / "bind" / "elastic-test-infoblox-nios-named.log"
+    assert detect_format(str(path)).name == "bind"
+    rows, stats = read_rows(path, year="2022")
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6, 7, 9, 22, 23, 24, 25, 26, 27, 28]
+    assert stats.skipped == {"ignored: not a query, response or query-error line": 13}
+    assert rows[1]["time"] == datetime(2022, 4, 7, 8, 8, 10, 43000, tzinfo=UTC)  # named's stamp
+    assert rows[1]["answers"] == ["0.0.0.0"]  # "IN A foo.com" is not an address
+    assert rows[5]["answers"] == ["192.168.0.2", "192.168.0.3"]
+    assert (rows[4]["host"], rows[4]["action"]) == ("non-exist.foo.com", "NXDOMAIN")
+    assert (rows[7]["src_ip"], rows[7]["src_port"], rows[7]["dst_ip"]) == (
+        "192.168.0.1",
+        59735,
+        "192.168.0.1",
+    )
+    assert rows[7]["host"] == "config.nos-avg.cz"
+    assert rows[7]["time"] == datetime(2022, 3, 9, 23, 59, 59, tzinfo=UTC)  # syslog stamp
+    assert (rows[23]["host"], rows[23]["dst_ip"]) == ("ocsp.digicert.com", "192.168.1.10")
+    assert rows[25]["host"] == "89.160.20.128.a1.foo.com"
+    assert rows[26]["time"] == datetime(
+        2023, 5, 9, 11, 54, 36, 185000, tzinfo=UTC
+    )  # after "view 12:"
+    assert (rows[28]["host"], rows[28]["proto"], rows[28]["src_ip"]) == (
+        "version.bind",
+        "tcp",
+        "10.4.71.204",
+    )
+
+
+@pytest.mark.shared_data
+def test_bind_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
+    sniff = get_format("bind").sniff
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.is_file() and path.suffix != ".md":
+            head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            assert sniff(head[:20]) == (path.parent.name == "bind"), path
