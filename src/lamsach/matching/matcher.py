@@ -1,0 +1,188 @@
+"""The vectorised questions one set of indicators (the listed ones, or the allow-list) answers."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import numpy as np
+import polars as pl
+
+from lamsach.matching.observed import Query, canonical_url, host_ip, url_host
+from lamsach.matching.sections import (
+    Pairs,
+    Section,
+    as_series,
+    empty_pairs,
+)
+
+_HASH_KIND = {32: "md5", 40: "sha1", 64: "sha256"}
+
+
+def concat_pairs(parts: list[Pairs]) -> Pairs:
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return empty_pairs()
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+class Matcher:
+    """Sections of one role. Every method takes arrays and returns (query index, id) pairs."""
+
+    def __init__(self, sections: dict[str, Section]) -> None:
+        self.sections = sections
+        self._url_hosts: list[str] | None = None
+
+    def has(self, *kinds: str) -> bool:
+        return any(kind in self.sections and len(self.sections[kind]) for kind in kinds)
+
+    def _get(self, kind: str) -> Section | None:
+        section = self.sections.get(kind)
+        return section if section is not None and len(section) else None
+
+    # --- addresses --------------------------------------------------------------------------
+
+    def ipv4(self, ips: np.ndarray) -> Pairs:
+        """IPv4 addresses (uint32) against listed addresses and networks."""
+        parts = []
+        for kind in ("ipv4", "cidr4"):
+            section = self._get(kind)
+            if section is not None:
+                parts.append(section.find_ipv4(ips))
+        return concat_pairs(parts)
+
+    def ipv4_port(self, ips: np.ndarray, ports: np.ndarray) -> Pairs:
+        """(IPv4, port) against listed IP:port values."""
+        section = self._get("ipport4")
+        return empty_pairs() if section is None else section.find_ipv4_port(ips, ports)
+
+    def ipv6(self, address: int, port: int | None = None, any_port: bool = False) -> list[int]:
+        """One IPv6 address: listed address, networks, and IP:port with this port (or any)."""
+        ids: list[int] = []
+        for kind in ("ipv6", "cidr6"):
+            section = self._get(kind)
+            if section is not None:
+                ids += section.find_ipv6(address)
+        section = self._get("ipport6")
+        if section is not None and (port is not None or any_port):
+            ids += section.find_ipv6(address, port)
+        return ids
+
+    def ipv6_port(self, address: int, port: int) -> list[int]:
+        """One (IPv6, port) against listed IP:port values."""
+        section = self._get("ipport6")
+        return [] if section is None else section.find_ipv6(address, port)
+
+    def address(
+        self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int | None = None
+    ) -> list[int]:
+        """One address, as asked by a user: a bare address also finds its IP:port entries."""
+        if address.version == 6:
+            return self.ipv6(int(address), port, any_port=port is None)
+        ip = np.array([int(address)], dtype=np.uint32)
+        ids = self.ipv4(ip)[1].tolist()
+        section = self._get("ipport4")
+        if section is not None:
+            if port is None:
+                ids += section.ipv4_port_ids(int(address))
+            else:
+                ids += section.find_ipv4_port(ip, np.array([port]))[1].tolist()
+        return ids
+
+    # --- names ------------------------------------------------------------------------------
+
+    def names(self, hosts: pl.Series) -> Pairs:
+        """Normalised host names against listed host names (exactly) and domains (and parents)."""
+        parts = []
+        hostname = self._get("hostname")
+        if hostname is not None:
+            parts.append(hostname.find_strings(hosts))
+        domain = self._get("domain")
+        if domain is not None and len(hosts):
+            labels = hosts.str.count_matches(".", literal=True).to_numpy() + 1
+            split = None
+            for count in domain.label_counts:
+                chosen = np.flatnonzero(labels >= count)
+                if not len(chosen):
+                    continue
+                whole = labels[chosen] == count
+                if whole.all():
+                    suffixes = hosts.gather(chosen)
+                else:
+                    if split is None:
+                        split = hosts.str.split(".")
+                    suffixes = split.gather(chosen).list.slice(-count).list.join(".")
+                q, ids = domain.find_strings(suffixes)
+                parts.append((chosen[q], ids))
+        return concat_pairs(parts)
+
+    def urls(self, urls: list[str]) -> Pairs:
+        """URLs as written in a log against listed URLs, after canonicalisation."""
+        section = self._get("url")
+        if section is None or not urls:
+            return empty_pairs()
+        positions = []
+        canonical = []
+        for i, url in enumerate(urls):
+            value = canonical_url(url)
+            if value is not None:
+                positions.append(i)
+                canonical.append(value)
+        q, ids = section.find_strings(as_series(canonical))
+        return np.asarray(positions, dtype=np.int64)[q], ids
+
+    def url_candidates(self, urls: pl.Series) -> np.ndarray:
+        """Which URLs can be a listed URL once canonical (may say yes wrongly, never no).
+
+        A canonical URL's ASCII host is lower-case text of the URL as written, so an ASCII URL that
+        contains no listed URL's host cannot match; international and bracketed ones may.
+        """
+        section = self._get("url")
+        if section is None or not len(urls):
+            return np.zeros(len(urls), dtype=bool)
+        if self._url_hosts is None:
+            hosts = {urlsplit(v).hostname for v in section.values.to_pylist() if v}
+            self._url_hosts = sorted(h for h in hosts if h)
+        if not self._url_hosts:
+            return np.ones(len(urls), dtype=bool)
+        found = urls.str.contains_any(self._url_hosts, ascii_case_insensitive=True)
+        # urlsplit drops tabs and newlines anywhere; brackets hold IPv6 in any spelling.
+        unusual = (urls.str.len_bytes() != urls.str.len_chars()) | urls.str.contains(r"[\t\r\n\[]")
+        return (found | unusual).fill_null(False).to_numpy()
+
+    def hashes(self, values: pl.Series) -> Pairs:
+        """Lower-case hex digests against listed MD5, SHA-1 and SHA-256."""
+        parts = []
+        for kind in ("md5", "sha1", "sha256"):
+            section = self._get(kind)
+            if section is not None:
+                parts.append(section.find_strings(values))
+        return concat_pairs(parts)
+
+    # --- one value --------------------------------------------------------------------------
+
+    def query(self, query: Query) -> list[int]:
+        """Every id matching one classified value (``ioc check``)."""
+        if query.kind == "ip":
+            assert query.address is not None
+            return self.address(query.address, query.port)
+        if query.kind == "host":
+            return self.names(as_series([query.text]))[1].tolist()
+        if query.kind == "hash":
+            return self.hashes(as_series([query.text]))[1].tolist()
+        ids = self.urls([query.text])[1].tolist()
+        host = url_host(query.text)
+        if host is not None:
+            ids += self.query_host(host)
+        return ids
+
+    def query_host(self, host: str) -> list[int]:
+        """A normalised host, which may be an IP literal (then no port is implied)."""
+        address = host_ip(host)
+        if address is None:
+            return self.names(as_series([host]))[1].tolist()
+        if address.version == 6:
+            return self.ipv6(int(address))
+        return self.ipv4(np.array([int(address)], dtype=np.uint32))[1].tolist()

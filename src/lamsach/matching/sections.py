@@ -1,0 +1,260 @@
+"""Sorted numeric arrays that answer, for whole arrays of values, which indicators match.
+
+One section holds the indicators of one kind (IPv4 addresses, IPv4 networks, domains, ...) as a
+sorted key array. Strings are keyed by a 64-bit hash recomputed at load (never stored, so a change
+of hash function cannot corrupt an index) and every hash hit is confirmed against the string itself,
+so collisions cost time, never a false hit. IPv6 is rare in lists and logs and kept in dicts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lamsach.matching.observed import IPV4_PATTERN
+
+HASH_SEED = 0x6C616D73616368  # fixed: hashes of a run must agree between index and queries
+EMPTY = np.empty(0, dtype=np.int64)
+
+STRING_KINDS = ("domain", "hostname", "url", "md5", "sha1", "sha256")
+V4_KINDS = ("ipv4", "cidr4", "ipport4")
+V6_KINDS = ("ipv6", "cidr6", "ipport6")
+KINDS = V4_KINDS + V6_KINDS + STRING_KINDS
+
+Pairs = tuple[np.ndarray, np.ndarray]  # (query index, global indicator id), both int64
+
+
+def empty_pairs() -> Pairs:
+    return EMPTY, EMPTY
+
+
+def as_series(values: pa.Array | pa.ChunkedArray | pl.Series | list[str]) -> pl.Series:
+    if isinstance(values, pl.Series):
+        return values
+    if isinstance(values, list):
+        return pl.Series(values, dtype=pl.String)
+    series = pl.from_arrow(values)
+    assert isinstance(series, pl.Series)
+    return series.cast(pl.String)
+
+
+def hash_strings(values: pl.Series) -> np.ndarray:
+    """64-bit hashes of strings, the same for the same string within one lamsach install."""
+    return values.hash(seed=HASH_SEED).to_numpy()
+
+
+def parse_ipv4(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(is an IPv4 address, its value as uint32) for each string; nulls are not addresses."""
+    ok = values.str.contains(IPV4_PATTERN).fill_null(False).to_numpy()
+    parts = values.str.split_exact(".", 3).struct.unnest()
+    number = np.zeros(len(values), dtype=np.uint32)
+    for i, name in enumerate(parts.columns):
+        octet = parts[name].cast(pl.UInt32, strict=False).fill_null(0).to_numpy()
+        number |= (octet.astype(np.uint32) & 0xFF) << np.uint32(8 * (3 - i))
+    number[~ok] = 0
+    return ok, number
+
+
+def search(keys: np.ndarray, queries: np.ndarray) -> Pairs:
+    """Positions of queries found in a sorted key array: (query index, key position)."""
+    if len(keys) == 0 or len(queries) == 0:
+        return empty_pairs()
+    order = np.argsort(queries, kind="stable")
+    ordered = queries[order]
+    pos = np.searchsorted(keys, ordered)
+    np.minimum(pos, len(keys) - 1, out=pos)
+    found = keys[pos] == ordered
+    return order[found].astype(np.int64), pos[found].astype(np.int64)
+
+
+def prefix_mask(prefix: int) -> np.uint32:
+    return np.uint32((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF) if prefix else np.uint32(0)
+
+
+class BadValue(ValueError):
+    """An indicator value that is not canonical for its kind."""
+
+
+def _first_bad(values: pl.Series, ok: np.ndarray, kind: str) -> BadValue:
+    bad = values.filter(pl.Series(~ok)).head(1).to_list()
+    return BadValue(f"not a valid {kind} value: {bad[0]!r}")
+
+
+def compute_keys(kind: str, values: pl.Series) -> np.ndarray:
+    """The sort key of each value of one kind (objects for the IPv6 kinds)."""
+    if kind in STRING_KINDS:
+        return hash_strings(values)
+    if kind == "ipv4":
+        ok, number = parse_ipv4(values)
+        if not ok.all():
+            raise _first_bad(values, ok, kind)
+        return number
+    if kind == "cidr4":
+        parts = values.str.split_exact("/", 1).struct.unnest()
+        ok, number = parse_ipv4(parts[parts.columns[0]])
+        prefix = parts[parts.columns[1]].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+        ok &= (prefix >= 0) & (prefix <= 32)
+        if not ok.all():
+            raise _first_bad(values, ok, kind)
+        masks = np.array([prefix_mask(p) for p in range(33)], dtype=np.uint32)[prefix]
+        return (prefix.astype(np.uint64) << np.uint64(32)) | (number & masks).astype(np.uint64)
+    if kind == "ipport4":
+        parts = values.str.split_exact(":", 1).struct.unnest()
+        ok, number = parse_ipv4(parts[parts.columns[0]])
+        port = parts[parts.columns[1]].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+        ok &= (port >= 0) & (port < 65536)
+        if not ok.all():
+            raise _first_bad(values, ok, kind)
+        return (number.astype(np.uint64) << np.uint64(16)) | port.astype(np.uint64)
+    keys = np.empty(len(values), dtype=object)
+    for i, text in enumerate(values.to_list()):
+        keys[i] = v6_key(kind, text)
+    return keys
+
+
+def v6_key(kind: str, text: str) -> tuple[int, int]:
+    """(address or network as int, prefix or port) of an IPv6 indicator value."""
+    try:
+        if kind == "ipv6":
+            return int(ipaddress.IPv6Address(text)), 128
+        if kind == "cidr6":
+            net = ipaddress.IPv6Network(text, strict=False)
+            return int(net.network_address), net.prefixlen
+        host, sep, port = text[1:].partition("]:")
+        if not text.startswith("[") or not sep or not port.isdigit():
+            raise ValueError(text)
+        return int(ipaddress.IPv6Address(host)), int(port)
+    except ValueError:
+        raise BadValue(f"not a valid {kind} value: {text!r}") from None
+
+
+def sort_order(kind: str, keys: np.ndarray) -> np.ndarray | None:
+    """The permutation that sorts a section, None when it is sorted already."""
+    if kind in V6_KINDS:
+        order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+    elif len(keys) > 1 and bool(np.all(keys[1:] >= keys[:-1])):
+        return None
+    else:
+        order = np.argsort(keys, kind="stable")
+    if np.array_equal(order, np.arange(len(keys))):
+        return None
+    return order
+
+
+@dataclass
+class Section:
+    """The indicators of one kind: ids ``start .. start+len(keys)``, keys sorted."""
+
+    kind: str
+    start: int
+    keys: np.ndarray
+    values: pa.StringArray
+    collisions: bool = False  # two listed strings with one hash: confirm further positions
+    label_counts: tuple[int, ...] = ()  # domains: how many labels listed names have
+    prefixes: tuple[int, ...] = ()  # IPv4 networks: the prefix lengths present
+    v6: dict[tuple[int, int], int] = field(default_factory=dict)  # IPv6 key -> id
+
+    @classmethod
+    def make(cls, kind: str, start: int, keys: np.ndarray, values: pa.StringArray) -> Section:
+        section = cls(kind, start, keys, values)
+        if kind in STRING_KINDS and len(keys) > 1:
+            section.collisions = bool(np.any(keys[1:] == keys[:-1]))
+        if kind == "domain" and len(keys):
+            counts = as_series(values).str.count_matches(".", literal=True).unique().to_list()
+            section.label_counts = tuple(sorted(int(c) + 1 for c in counts))
+        if kind == "cidr4" and len(keys):
+            section.prefixes = tuple(int(p) for p in np.unique(keys >> np.uint64(32)))
+        if kind == "cidr6":
+            section.prefixes = tuple(sorted({int(p) for _, p in keys}))
+        if kind in V6_KINDS:
+            section.v6 = {key: start + i for i, key in enumerate(keys)}
+        return section
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def find_strings(self, queries: pl.Series, hashes: np.ndarray | None = None) -> Pairs:
+        """Exact string matches: (query index, id)."""
+        if not len(self.keys) or not len(queries):
+            return empty_pairs()
+        if hashes is None:
+            hashes = hash_strings(queries)
+        qidx, pos = search(self.keys, hashes)
+        if not len(qidx):
+            return empty_pairs()
+        found_q: list[np.ndarray] = []
+        found_p: list[np.ndarray] = []
+        while len(qidx):
+            listed = pc.take(self.values, pa.array(pos))
+            asked = queries.gather(qidx).to_arrow()
+            same = pc.equal(listed, asked).to_numpy(zero_copy_only=False)
+            found_q.append(qidx[same])
+            found_p.append(pos[same])
+            if not self.collisions:
+                break
+            # Another listed string with the same hash sits at the next position, if any.
+            qidx, pos = qidx[~same], pos[~same] + 1
+            more = pos < len(self.keys)
+            qidx, pos = qidx[more], pos[more]
+            more = self.keys[pos] == hashes[qidx]
+            qidx, pos = qidx[more], pos[more]
+        q = np.concatenate(found_q)
+        return q, np.concatenate(found_p) + self.start
+
+    def find_ipv4(self, ips: np.ndarray) -> Pairs:
+        """IPv4 addresses (uint32) against listed addresses or networks."""
+        if not len(self.keys) or not len(ips):
+            return empty_pairs()
+        if self.kind == "ipv4":
+            q, pos = search(self.keys, ips)
+            return q, pos + self.start
+        qs: list[np.ndarray] = []
+        ids: list[np.ndarray] = []
+        wide = ips.astype(np.uint64)
+        for prefix in self.prefixes:
+            key = (np.uint64(prefix) << np.uint64(32)) | (wide & np.uint64(prefix_mask(prefix)))
+            q, pos = search(self.keys, key)
+            qs.append(q)
+            ids.append(pos + self.start)
+        return np.concatenate(qs), np.concatenate(ids)
+
+    def find_ipv4_port(self, ips: np.ndarray, ports: np.ndarray) -> Pairs:
+        """(address, port) against listed IP:port values; ports outside 0-65535 never match."""
+        if not len(self.keys) or not len(ips):
+            return empty_pairs()
+        valid = (ports >= 0) & (ports < 65536)
+        key = (ips.astype(np.uint64) << np.uint64(16)) | np.where(valid, ports, 0).astype(np.uint64)
+        q, pos = search(self.keys, key)
+        keep = valid[q]
+        return q[keep], pos[keep] + self.start
+
+    def ipv4_port_ids(self, ip: int) -> list[int]:
+        """Every listed IP:port with this IPv4 address, whatever the port."""
+        lo = np.searchsorted(self.keys, np.uint64(ip) << np.uint64(16))
+        hi = np.searchsorted(self.keys, np.uint64(ip + 1) << np.uint64(16))
+        return list(range(self.start + int(lo), self.start + int(hi)))
+
+    def find_ipv6(self, address: int, port: int | None = None) -> list[int]:
+        """IPv6 ids matching an address (and port, for the IP:port kind)."""
+        if not self.v6:
+            return []
+        if self.kind == "ipv6":
+            found = self.v6.get((address, 128))
+            return [] if found is None else [found]
+        if self.kind == "ipport6":
+            if port is None:
+                return [i for (a, _), i in self.v6.items() if a == address]
+            found = self.v6.get((address, port))
+            return [] if found is None else [found]
+        ids = []
+        for prefix in self.prefixes:
+            net = address & (((1 << 128) - 1) ^ ((1 << (128 - prefix)) - 1))
+            found = self.v6.get((net, prefix))
+            if found is not None:
+                ids.append(found)
+        return ids
