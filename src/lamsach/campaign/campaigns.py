@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, exists, insert, or_, select
+from sqlalchemy import delete, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lamsach.campaign import audit
@@ -72,9 +72,7 @@ def create_campaign(
         session.execute(
             insert(CampaignUnit).from_select(
                 ["campaign_id", "unit_id"],
-                select(Campaign.id, Unit.id)
-                .where(Campaign.id == campaign.id)
-                .where(Unit.path.like(owner_unit.path + "%")),
+                select(literal(campaign.id), Unit.id).where(Unit.path.like(owner_unit.path + "%")),
             )
         )
     else:
