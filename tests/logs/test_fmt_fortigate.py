@@ -1,0 +1,100 @@
+"""FortiGate key=value logs: made-up edge cases and the real sample."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats
+from lamsach.logs.formats.fortigate import FORMAT, parse_pairs
+from lamsach.logs.reader import detect_format, open_text, read_head, read_log
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_table(path: Path, fmt: str | None = None) -> tuple[pa.Table, ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt=fmt, stats=stats, batch_size=2))
+    return pa.Table.from_batches(batches), stats
+
+
+def test_parse_pairs_quoted_and_bare() -> None:
+    fields = parse_pairs('a=1 b="two words" c="say \\"x = y\\"" d= e=last')
+    assert fields == {"a": "1", "b": "two words", "c": 'say "x = y"', "d": "", "e": "last"}
+
+
+def test_made_up_fortigate_lines() -> None:
+    path = DATA / "b_fortigate.log"
+    assert detect_format(str(path)).name == "fortigate"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 7, 10]
+    traffic = rows[0]  # with a syslog prefix; eventtime in nanoseconds wins over date/time
+    assert traffic["time"] == datetime(2024, 3, 5, 1, 17, 1, 123456, tzinfo=UTC)
+    assert (traffic["src_ip"], traffic["src_port"], traffic["dst_ip"], traffic["dst_port"]) == (
+        "10.20.1.15",
+        49822,
+        "203.0.113.66",
+        443,
+    )
+    assert (traffic["proto"], traffic["action"], traffic["bytes"], traffic["log_type"]) == (
+        "tcp",
+        "close",
+        22443,
+        "conn",
+    )
+    assert traffic["host"] is None and traffic["url"] is None
+    web = rows[1]  # FortiOS 6 web filter: URL is a path, the host is separate
+    assert web["host"] == "malware.example.net"
+    assert web["url"] == "http://Malware.Example.NET/payload.bin?id=1"
+    assert (web["action"], web["log_type"], web["bytes"]) == ("blocked", "http", 512)
+    assert web["time"] == datetime(2024, 3, 5, 1, 17, 2, tzinfo=UTC)
+    full = rows[2]
+    assert full["url"] == "https://cdn.example.org/lib.js" and full["host"] == "cdn.example.org"
+    dns = rows[3]
+    assert (dns["host"], dns["answers"], dns["log_type"], dns["proto"]) == (
+        "c2.evil.example",
+        ["192.0.2.44", "192.0.2.45"],
+        "dns",
+        "udp",
+    )
+    v6 = rows[4]  # no eventtime: date and time taken as UTC
+    assert v6["time"] == datetime(2024, 3, 5, 8, 17, 6, tzinfo=UTC)
+    assert (v6["src_ip"], v6["dst_ip"], v6["bytes"]) == ("fd00:20::15", "2001:db8::beef", 80)
+    bare = rows[5]  # unquoted values, CRLF
+    assert (bare["proto"], bare["action"], bare["bytes"]) == ("udp", "accept", 300)
+    assert stats.skipped == {"not traffic": 1, "not a FortiGate log": 1, "no addresses": 1}
+    assert stats.examples["not traffic"] == [5]
+
+
+@pytest.mark.shared_data
+def test_real_fortigate_sample(shared_data: Path) -> None:
+    path = shared_data / "logs/fortigate/elastic-test-fortinet-7-4.head.log"
+    assert detect_format(str(path)).name == "fortigate"
+    table, stats = read_table(path)
+    assert table.num_rows == 5
+    assert stats.skipped == {"not traffic": 15}
+    rows = table.to_pylist()
+    first = rows[0]
+    assert (first["src_ip"], first["dst_ip"], first["dst_port"], first["proto"]) == (
+        "10.1.100.11",
+        "81.2.69.142",
+        80,
+        "tcp",
+    )
+    assert first["bytes"] == 1188 + 1224 and first["action"] == "close"
+    assert first["time"] == datetime(2019, 5, 10, 18, 37, 47, 369913, tzinfo=UTC)
+    assert rows[2]["proto"] == "udp" and rows[2]["dst_ip"] == "230.1.1.2"
+    assert rows[4]["time"] == datetime(2021, 1, 26, 23, 51, 37, 880421, tzinfo=UTC)
+
+
+@pytest.mark.shared_data
+def test_fortigate_claims_no_other_real_sample(shared_data: Path) -> None:
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.parent.name == "fortigate" or not path.is_file() or path.suffix == ".md":
+            continue
+        with open_text(str(path)) as stream:
+            assert not FORMAT.sniff(read_head(stream)), path
