@@ -2,9 +2,338 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from lamsach.logs.reader import STDIN, LogReadError, expand_paths
+from lamsach.matching.engine import plan_tasks
+from lamsach.matching.engine_local import ScanReport, run_scan
+from lamsach.matching.output import HitWriter, OutputError, output_format
+from lamsach.matching.summary import HitSummary, listed
+
+EXIT_CLEAN, EXIT_HITS, EXIT_ERROR = 0, 1, 2
+INDEX_SUFFIX = ".lsidx"
+SHOWN_HITS = 20  # hits printed on the terminal when no --out file is given
 
 
-def scan(logs: list[str] = typer.Argument(..., help="Log files or folders; - for stdin.")) -> None:
-    """Scan logs against indicators. Exit 0 when clean, 1 when hits were found, 2 on error."""
-    raise typer.Exit(2)
+class RateColumn(ProgressColumn):
+    """Records per second and hits so far."""
+
+    def render(self, task: Task) -> Text:
+        records = task.fields.get("records", 0)
+        elapsed = task.elapsed or 0.0
+        rate = records / elapsed if elapsed > 0 else 0.0
+        return Text(f"{records:,} rec {rate:,.0f} rec/s {task.fields.get('hits', 0):,} hits")
+
+
+def _fail(console: Console, message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _is_index(path: str) -> bool:
+    from lamsach.matching.index_file import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tuple[Any, str | None]:
+    """The index to scan with, and its file when it can be loaded as is by worker processes."""
+    from lamsach.indicators.guards import read_allow_list
+    from lamsach.matching.index import IndicatorIndex
+
+    for path in iocs + allow:
+        if not Path(path).exists():
+            raise LogReadError(f"{path}: no such file")
+    indexes = [p for p in iocs if _is_index(p)]
+    lists = [p for p in iocs if p not in indexes]
+    if len(indexes) == 1 and not lists and not allow:
+        return IndicatorIndex.load(indexes[0]), indexes[0]
+    merged: dict[Any, Any] = {}
+
+    def add(indicator: Any) -> None:
+        known = merged.get(indicator.key)
+        if known is None:
+            merged[indicator.key] = indicator
+        else:
+            known.merge(indicator)
+
+    for path in indexes:
+        for indicator in IndicatorIndex.load(path).indicators():
+            add(indicator)
+    if lists:
+        from lamsach.indicators.importer import import_paths
+
+        result = import_paths(lists)
+        for indicator in result.indicators:
+            add(indicator)
+        rejected = sum(_rejected_counts(result))
+        if rejected:
+            console.print(f"[yellow]{rejected:,} list entries rejected while importing[/yellow]")
+    allowed = [a for path in allow for a in read_allow_list(path)]
+    return IndicatorIndex.build(merged.values(), allowed), None
+
+
+def _rejected_counts(result: Any) -> list[int]:
+    rejects = getattr(result, "rejects", None) or getattr(result, "rejected", None) or {}
+    if isinstance(rejects, dict):
+        return [v if isinstance(v, int) else len(v) for v in rejects.values()]
+    return [len(rejects)]
+
+
+def _options(mapping: str | None, option: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--option wants KEY=VALUE, got {item!r}")
+        options[key.strip()] = value.strip()
+    if mapping:
+        options["map"] = mapping
+    return options
+
+
+def scan(
+    logs: list[str] = typer.Argument(..., help="Log files or folders; - for standard input."),
+    ioc: list[str] = typer.Option(
+        ..., "--ioc", "-i", help="Compiled index (.lsidx) or indicator list; repeatable."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--format", "-f", help="Read every log in this format instead of detecting it."
+    ),
+    mapping: str | None = typer.Option(
+        None, "--map", help="Column mapping for generic CSV logs: time=ts,src_ip=client,..."
+    ),
+    option: list[str] = typer.Option(
+        [], "--option", help="Format setting KEY=VALUE (e.g. year=2025, date_order=dmy)."
+    ),
+    internal: list[str] = typer.Option(
+        [], "--internal", help="Internal network (CIDR), repeatable; default: private ranges."
+    ),
+    allow: list[str] = typer.Option([], "--allow", help="Allow-list file; repeatable."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write every hit to this .csv, .jsonl or .parquet file."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Worker processes (default: one per core)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+) -> None:
+    """Scan logs against indicators and name the internal devices that contacted them.
+
+    Logs are files, folders (every file under them) or - for standard input (with --format):
+    plain, .gz, .bz2 or .zst, the format found per file. --ioc takes compiled indexes (.lsidx,
+    from `lamsach ioc index`) or indicator lists in any format `lamsach ioc import` reads,
+    built on the fly.
+
+    Lines that cannot be parsed are counted and skipped, never fatal; the summary says how many,
+    per file and reason, with the first line numbers.
+
+    Exit status, as grep: 0 when no hits were found, 1 when hits were found, 2 on an error (a file
+    or list that could not be read, a bad option), whether or not hits were found.
+    """
+    console = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    try:
+        if out is not None:
+            output_format(out)
+        paths = expand_paths(logs)
+        if STDIN in paths and not log_format:
+            raise LogReadError("standard input needs --format")
+        options = _options(mapping, option)
+        internal_networks = _internal(internal)
+        index, index_path = load_indicators(ioc, allow, console)
+    except (LogReadError, OutputError, ValueError, OSError) as exc:
+        raise _fail(console, str(exc)) from None
+    workers = workers or os.cpu_count() or 1
+    tasks, errors = plan_tasks(paths, log_format, parts=workers, options=options)
+    if index_path is None and not sys.platform.startswith("linux") and workers > 1:
+        index_path = _save_temporary(index)
+    report = ScanReport(errors=list(errors))
+    summary = HitSummary()
+    writer = HitWriter(out) if out is not None else None
+    shown: list[Any] = []
+
+    def on_hits(hits: Any) -> None:
+        summary.add(hits)
+        if writer is not None:
+            writer.write(hits)
+        elif len(shown) < SHOWN_HITS:
+            shown.extend(hits.slice(0, SHOWN_HITS - len(shown)).to_pylist())
+
+    total = (
+        None if STDIN in paths else sum(os.path.getsize(t.path) for t in tasks if not t.is_range)
+    )
+    if total is not None:
+        total += sum(t.end - t.start for t in tasks if t.is_range)
+    try:
+        with _progress(console, quiet) as progress:
+            bar = progress.add_task("scan", total=total, records=0, hits=0)
+
+            def on_progress(nbytes: int, records: int, hits: int) -> None:
+                fields = progress.tasks[bar].fields
+                progress.update(
+                    bar,
+                    advance=nbytes,
+                    records=fields["records"] + records,
+                    hits=fields["hits"] + hits,
+                )
+
+            run_scan(
+                tasks,
+                index,
+                internal_networks,
+                workers=workers,
+                index_path=index_path,
+                on_hits=on_hits,
+                on_progress=on_progress,
+                report=report,
+            )
+            progress.update(bar, completed=total or 0, records=report.records, hits=report.hits)
+    finally:
+        if writer is not None:
+            writer.close()
+    if not quiet:
+        out_console = Console(highlight=False)
+        print_summary(out_console, report, summary, shown, out, time.perf_counter() - started)
+    for error in report.errors:
+        console.print(f"[red]error:[/red] {error.path}: {error.message}", highlight=False)
+    if report.errors:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_HITS if report.hits else EXIT_CLEAN)
+
+
+def _internal(networks: list[str]) -> Any:
+    from lamsach.matching.direction import DEFAULT_INTERNAL, InternalNetworks
+
+    if not networks:
+        return DEFAULT_INTERNAL
+    return InternalNetworks.from_strings(" ".join(networks))
+
+
+def _save_temporary(index: Any) -> str:
+    handle, name = tempfile.mkstemp(suffix=INDEX_SUFFIX)
+    os.close(handle)
+    index.save(name)
+    return name
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def _reasons(stats: Any) -> str:
+    parts = []
+    for reason, count in stats.skipped.most_common():
+        lines = ", ".join(str(n) for n in stats.examples.get(reason, []))
+        parts.append(f"{reason}: {count:,}" + (f" (lines {lines})" if lines else ""))
+    return "; ".join(parts)
+
+
+def print_summary(
+    console: Console,
+    report: ScanReport,
+    summary: HitSummary,
+    shown: list[dict[str, Any]],
+    out: Path | None,
+    seconds: float,
+) -> None:
+    """The end-of-scan summary: files, hits by type, suspect hosts, what could not be read."""
+    files = Table(title="Files read", title_justify="left")
+    for name, justify in (
+        ("file", "left"),
+        ("format", "left"),
+        ("records", "right"),
+        ("skipped", "right"),
+        ("why skipped", "left"),
+    ):
+        files.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for path, stats in report.files.items():
+        files.add_row(
+            path, stats.format, f"{stats.records:,}", f"{stats.skipped_total:,}", _reasons(stats)
+        )
+    console.print(files)
+    if summary.total:
+        types = Table(title="Hits by indicator type", title_justify="left")
+        types.add_column("type")
+        types.add_column("hits", justify="right")
+        for kind, count in summary.by_type.most_common():
+            types.add_row(kind, f"{count:,}")
+        console.print(types)
+        hosts = Table(title="Suspect hosts (devices to check and clean)", title_justify="left")
+        for name in ("host", "hits", "first seen", "last seen", "indicators", "malware family"):
+            hosts.add_column(name, justify="right" if name == "hits" else "left")
+        for suspect in summary.ranked():
+            hosts.add_row(
+                suspect.host,
+                f"{suspect.hits:,}",
+                _when(suspect.first_seen),
+                _when(suspect.last_seen),
+                listed(suspect.indicators),
+                listed(suspect.families),
+            )
+        console.print(hosts)
+        if out is None and shown:
+            _print_hits(console, shown, summary.total)
+    unread = report.skipped
+    line = (
+        f"{report.records:,} records in {len(report.files):,} files, {seconds:.1f} s; "
+        f"{report.hits:,} hits on {len(summary.suspects):,} suspect hosts"
+    )
+    if out is not None:
+        line += f", written to {out}"
+    console.print(line)
+    if unread or report.errors:
+        console.print(
+            f"[yellow]Could not read {unread:,} lines"
+            + (f" and {len(report.errors)} files" if report.errors else "")
+            + " (see above).[/yellow]"
+        )
+
+
+def _print_hits(console: Console, shown: list[dict[str, Any]], total: int) -> None:
+    title = f"Hits (first {len(shown)} of {total:,}; --out FILE writes them all)"
+    table = Table(title=title, title_justify="left")
+    names = ("time", "suspect", "other", "indicator", "observed", "field", "log_type", "line")
+    for name in names:
+        table.add_column(name)
+    for hit in shown:
+        table.add_row(*(_when(hit[n]) if n == "time" else str(hit.get(n) or "") for n in names))
+    console.print(table)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""

@@ -1,10 +1,16 @@
-"""Open log files (plain, gzip, bzip2, zstd, folders, standard input) and read them as batches."""
+"""Open log files (plain, gzip, bzip2, zstd, folders, standard input) and read them as batches.
+
+Memory stays bounded whatever the file size: everything is streamed, and a big plain file can be
+cut into byte ranges on line boundaries so that several processes share it.
+"""
 
 from __future__ import annotations
 
 import bz2
 import gzip
 import io
+import itertools
+import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -24,6 +30,10 @@ from lamsach.logs.formats import (
 
 STDIN = "-"
 SNIFF_LINES = 20
+MAGIC_GZIP = b"\x1f\x8b"
+MAGIC_BZIP2 = b"BZh"
+MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
+READ_BUFFER = 1 << 20
 
 
 class LogReadError(Exception):
@@ -31,7 +41,10 @@ class LogReadError(Exception):
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[str]:
-    """Files named, and every file under folders named (sorted), with ``-`` for standard input."""
+    """Files named, and every file under folders named (sorted), with ``-`` for standard input.
+
+    Hidden files and folders (``.something``) found inside a folder are left out.
+    """
     out: list[str] = []
     for raw in paths:
         if str(raw) == STDIN:
@@ -39,7 +52,10 @@ def expand_paths(paths: Iterable[str | Path]) -> list[str]:
             continue
         path = Path(raw)
         if path.is_dir():
-            out.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file())
+            for found in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
+                if found.is_file() and not hidden:
+                    out.append(str(found))
         elif path.is_file():
             out.append(str(path))
         else:
@@ -47,28 +63,111 @@ def expand_paths(paths: Iterable[str | Path]) -> list[str]:
     return out
 
 
-def open_binary(path: str) -> BinaryIO:
-    """Open a log for reading bytes, decompressing by magic number rather than by name."""
+class CountingReader(io.RawIOBase):
+    """A raw stream that counts the bytes taken from it (the compressed bytes, for progress)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class RangeReader(io.RawIOBase):
+    """The bytes ``[start, end)`` of a file, as a raw stream."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self.file.seek(start)
+        self.remaining = end - start
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.remaining <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self.remaining)]
+        n = self.file.readinto(view) or 0
+        self.remaining -= n
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def compression_of(head: bytes) -> str:
+    """``gzip``, ``bzip2``, ``zstd`` or ``""`` from a file's first bytes."""
+    if head.startswith(MAGIC_GZIP):
+        return "gzip"
+    if head.startswith(MAGIC_BZIP2):
+        return "bzip2"
+    if head.startswith(MAGIC_ZSTD):
+        return "zstd"
+    return ""
+
+
+def is_compressed(path: str) -> bool:
     if path == STDIN:
-        raw: BinaryIO = sys.stdin.buffer
-        peek = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
-    else:
-        raw = open(path, "rb")  # noqa: SIM115 - the caller closes the returned stream
-        peek = raw.read(4)
-        raw.seek(0)
-    if peek[:2] == b"\x1f\x8b":
+        return True  # not seekable either: read as one stream
+    with open(path, "rb") as f:
+        return bool(compression_of(f.read(4)))
+
+
+def _decompress(raw: BinaryIO, kind: str) -> BinaryIO:
+    if kind == "gzip":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if peek[:3] == b"BZh":
+    if kind == "bzip2":
         return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if peek[:4] == b"\x28\xb5\x2f\xfd":
-        return zstandard.ZstdDecompressor().stream_reader(raw)
+    if kind == "zstd":
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=READ_BUFFER)
+        return reader
     return raw
 
 
-def open_text(path: str) -> io.TextIOWrapper:
+def open_binary(path: str, counter: list[CountingReader] | None = None) -> io.BufferedReader:
+    """Open a log for reading bytes, decompressing by magic number rather than by name.
+
+    When ``counter`` is given, the ``CountingReader`` over the file itself is appended to it,
+    so the caller can follow how many (compressed) bytes were consumed.
+    """
+    if path == STDIN:
+        source: BinaryIO = sys.stdin.buffer
+        if not hasattr(source, "peek"):
+            source = io.BufferedReader(source)  # type: ignore[type-var]
+        head = source.peek(4)[:4]
+    else:
+        source = open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes the result
+        head = source.read(4)
+        source.seek(0)
+    counting = CountingReader(source)
+    if counter is not None:
+        counter.append(counting)
+    kind = compression_of(head)
+    raw: BinaryIO = counting  # type: ignore[assignment]
+    if kind:
+        raw = _decompress(io.BufferedReader(counting, READ_BUFFER), kind)
+    return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[arg-type]
+
+
+def open_text(path: str, counter: list[CountingReader] | None = None) -> io.TextIOWrapper:
     # Logs are UTF-8 in practice but not always: never fail a scan on a stray byte.
-    binary = io.BufferedReader(open_binary(path))  # type: ignore[type-var]
-    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(open_binary(path, counter), encoding="utf-8", errors="replace")
 
 
 def read_head(stream: io.TextIOWrapper, limit: int = SNIFF_LINES) -> list[str]:
@@ -86,16 +185,55 @@ def detect_format(path: str) -> LogFormat:
     """The format of a file, from its first non-empty lines."""
     if path == STDIN:
         raise LogReadError("standard input needs --format")
-    with open_binary(path) as raw:
-        fmt = sniff_binary(raw.read(64))
-    if fmt is not None:
-        return fmt
-    with open_text(path) as stream:
-        head = read_head(stream)
+    try:
+        with open_binary(path) as raw:
+            fmt = sniff_binary(raw.read(64))
+            if fmt is not None:
+                return fmt
+        with open_text(path) as stream:
+            head = read_head(stream)
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise LogReadError(f"{path}: cannot read ({exc})") from exc
     fmt = sniff_format(head)
     if fmt is None:
         raise LogReadError(f"{path}: unrecognised log format (use --format)")
     return fmt
+
+
+def line_ranges(
+    path: str, start: int, parts: int, min_size: int = 32 << 20
+) -> list[tuple[int, int]]:
+    """Cut ``[start, size)`` of a plain file into up to ``parts`` ranges ending on newlines.
+
+    Each range holds whole lines, none is smaller than ``min_size`` (except a lone one), and
+    together they cover every byte once.
+    """
+    size = os.path.getsize(path)
+    length = size - start
+    parts = max(1, min(parts, length // max(min_size, 1)))
+    bounds = [start]
+    with open(path, "rb") as f:
+        for i in range(1, parts):
+            nominal = start + length * i // parts
+            if nominal <= bounds[-1]:
+                continue
+            f.seek(nominal - 1)
+            cut = -1
+            pos = nominal - 1
+            while cut < 0:
+                chunk = f.read(65_536)
+                if not chunk:
+                    break
+                found = chunk.find(b"\n")
+                if found >= 0:
+                    cut = pos + found + 1
+                pos += len(chunk)
+            if cut < 0 or cut >= size:
+                break
+            if cut > bounds[-1]:
+                bounds.append(cut)
+    bounds.append(size)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def read_log(
@@ -105,13 +243,20 @@ def read_log(
     stats: ReadStats | None = None,
     options: Mapping[str, str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Canonical batches of one log file; skipped lines are counted in ``stats``."""
+    """Canonical batches of one log file; skipped lines are counted in ``stats``.
+
+    ``stats.bytes_read`` follows the bytes taken from the file (compressed bytes for a
+    compressed file), batch by batch, for a progress bar.
+    """
     log_format = get_format(fmt) if fmt else detect_format(path)
     stats = stats if stats is not None else ReadStats(file=path)
     stats.format = log_format.name
     ctx = ReadContext(file=path, stats=stats, batch_size=batch_size, options=options or {})
-    stream = open_binary(path) if log_format.binary else open_text(path)
+    counter: list[CountingReader] = []
+    stream = open_binary(path, counter) if log_format.binary else open_text(path, counter)
     with stream:
         for batch in log_format.read(stream, ctx):
             stats.records += batch.num_rows
+            stats.bytes_read = counter[0].count
             yield batch
+        stats.bytes_read = counter[0].count

@@ -1,0 +1,401 @@
+"""Zeek TSV logs (conn, dns, http, ssl, files and any other ``#path``), read in bulk by pyarrow.
+
+The ``#fields`` header names the columns; only those the canonical schema needs are converted,
+so a wide log costs little more than a narrow one. Comment lines (``#close``, a second header
+after concatenation) and rows with the wrong number of fields are counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
+from lamsach.logs.schema import LOG_SCHEMA
+
+NAME = "zeek-tsv"
+BLOCK_SIZE = 4 << 20  # bytes per parsed block: about 20,000 records, large enough to amortise
+MAX_HEADER_LINES = 64
+
+# Canonical column <- Zeek field names, first present wins (notice.log uses src/dst/p; the old
+# files.log has tx_hosts/rx_hosts sets instead of the connection id).
+IP_PORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "src_ip": ("id.orig_h", "src", "rx_hosts"),
+    "src_port": ("id.orig_p",),
+    "dst_ip": ("id.resp_h", "dst", "tx_hosts"),
+    "dst_port": ("id.resp_p", "p"),
+}
+HOST_FIELDS = ("query", "server_name", "host")  # dns, ssl, http (a string-typed `host`)
+HASH_FIELDS = ("md5", "sha1", "sha256")
+BYTES_FIELDS = (("orig_bytes", "resp_bytes"), ("request_body_len", "response_body_len"))
+IPV4_OR_V6 = r"^(\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$"
+NUMBER = r"^-?\d+(\.\d+)?$"
+
+
+class ZeekHeaderError(ValueError):
+    """The file does not start with a usable Zeek ``#fields`` header."""
+
+
+@dataclass(frozen=True)
+class ZeekHeader:
+    """What the ``#`` lines at the top of a Zeek TSV log say, and how long they are."""
+
+    fields: tuple[str, ...]
+    types: tuple[str, ...] = ()
+    separator: str = "\t"
+    set_separator: str = ","
+    empty_field: str = "(empty)"
+    unset_field: str = "-"
+    path: str = ""
+    lines: int = 0  # number of header lines
+    size: int = 0  # bytes of header
+
+    def type_of(self, name: str) -> str:
+        index = self.fields.index(name)
+        return self.types[index] if index < len(self.types) else ""
+
+
+def _unescape(value: str) -> str:
+    # Zeek writes the separator as an escape such as \x09.
+    return value.encode("ascii", "replace").decode("unicode_escape")
+
+
+def parse_header(lines: list[bytes], size: int) -> ZeekHeader:
+    """Build the header from the ``#`` lines at the top of a log (bytes, newline stripped)."""
+    separator = "\t"
+    meta: dict[str, list[str]] = {}
+    for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        if line.startswith("#separator"):
+            separator = _unescape(line[len("#separator") :].strip()) or "\t"
+            continue
+        key, _, rest = line.partition(separator)
+        meta[key] = rest.split(separator) if rest else []
+    fields = meta.get("#fields")
+    if not fields:
+        raise ZeekHeaderError("no #fields line in the Zeek header")
+    set_sep = meta.get("#set_separator", [","])
+    return ZeekHeader(
+        fields=tuple(fields),
+        types=tuple(meta.get("#types", [])),
+        separator=separator,
+        set_separator=_unescape(set_sep[0]) if set_sep else ",",
+        empty_field=(meta.get("#empty_field") or ["(empty)"])[0],
+        unset_field=(meta.get("#unset_field") or ["-"])[0],
+        path=(meta.get("#path") or [""])[0],
+        lines=len(lines),
+        size=size,
+    )
+
+
+def read_header(stream: BinaryIO) -> ZeekHeader:
+    """Read the header from the start of a binary stream, leaving it at the first record.
+
+    The stream must support ``peek`` (a ``BufferedReader``) so that the first record is not
+    consumed.
+    """
+    lines: list[bytes] = []
+    size = 0
+    while len(lines) < MAX_HEADER_LINES:
+        ahead = stream.peek(1)[:1]  # type: ignore[attr-defined]
+        if ahead != b"#":
+            break
+        raw = stream.readline()
+        size += len(raw)
+        lines.append(raw.rstrip(b"\n"))
+    return parse_header(lines, size)
+
+
+def _sniff(head: list[str]) -> bool:
+    has_fields = any(line.startswith("#fields") for line in head)
+    return has_fields and any(line.startswith(("#separator", "#path")) for line in head)
+
+
+@dataclass
+class _Plan:
+    """Which Zeek fields feed which canonical columns, for one header."""
+
+    sources: dict[str, str] = field(default_factory=dict)  # canonical -> zeek field
+    host_is_http: bool = False
+    hash_fields: list[str] = field(default_factory=list)
+    bytes_fields: tuple[str, str] | None = None
+    uri: str | None = None
+
+    @property
+    def include(self) -> list[str]:
+        wanted = list(self.sources.values()) + self.hash_fields
+        if self.bytes_fields:
+            wanted.extend(self.bytes_fields)
+        if self.uri:
+            wanted.append(self.uri)
+        return list(dict.fromkeys(wanted))
+
+
+def plan_columns(header: ZeekHeader) -> _Plan:
+    """Map a header's fields onto the canonical schema, by name and Zeek type."""
+    present = set(header.fields)
+    plan = _Plan()
+    if "ts" in present:
+        plan.sources["time"] = "ts"
+    for canonical, names in IP_PORT_FIELDS.items():
+        for name in names:
+            if name in present:
+                plan.sources[canonical] = name
+                break
+    if "proto" in present:
+        plan.sources["proto"] = "proto"
+    for name in HOST_FIELDS:
+        if name in present:
+            if header.type_of(name) == "addr":  # known_hosts: `host` is an address
+                plan.sources.setdefault("src_ip", name)
+                continue
+            plan.sources["host"] = name
+            plan.host_is_http = name == "host"
+            break
+    if plan.host_is_http and "uri" in present:
+        plan.uri = "uri"
+    if "answers" in present:
+        plan.sources["answers"] = "answers"
+    plan.hash_fields = [name for name in HASH_FIELDS if name in present]
+    for pair in BYTES_FIELDS:
+        if set(pair) <= present:
+            plan.bytes_fields = pair
+            break
+    return plan
+
+
+class LineTracker:
+    """Turns record positions into file line numbers, given the rows pyarrow rejected."""
+
+    def __init__(self, stats: ReadStats, line_offset: int) -> None:
+        self.stats = stats
+        self.line_offset = line_offset
+        self.rejected: list[int] = []  # 1-based physical row numbers, in order
+        self.dropped = 0  # rejected rows already folded into earlier batches
+        self.records = 0  # rows delivered so far
+
+    @property
+    def physical_rows(self) -> int:
+        """Lines consumed so far: delivered rows (blank ones too) and rejected ones."""
+        return self.records + self.dropped + len(self.rejected)
+
+    def on_invalid(self, row: Any) -> str:
+        number = row.number if row.number is not None else 0
+        self.rejected.append(number)
+        text = row.text or ""
+        if not text.startswith("#"):
+            self.stats.skip("wrong-field-count", self.line_offset + number)
+        return "skip"
+
+    def lines(self, num_rows: int) -> np.ndarray:
+        """File line numbers of the next ``num_rows`` delivered rows."""
+        k = np.arange(self.records, self.records + num_rows, dtype=np.int64)
+        if self.rejected:
+            # A delivered row k sits at physical row p = k + (rejected rows before it).
+            rejected = np.asarray(self.rejected, dtype=np.int64) - 1  # 0-based
+            shifted = rejected - (self.dropped + np.arange(len(rejected), dtype=np.int64))
+            before = self.dropped + np.searchsorted(shifted, k, side="right")
+            physical = k + before
+            last = int(physical[-1]) if num_rows else -1
+            done = int(np.searchsorted(rejected, last, side="right"))
+            self.dropped += done
+            del self.rejected[:done]
+        else:
+            physical = k + self.dropped
+        self.records += num_rows
+        return physical + 1 + self.line_offset
+
+
+def _to_number(values: pa.Array, target: pa.DataType) -> pa.Array:
+    try:
+        return pc.cast(values, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Masked (btest) or damaged values become null rather than failing the whole block.
+        good = pc.match_substring_regex(values, NUMBER)
+        return pc.cast(pc.if_else(good, values, pa.scalar(None, pa.string())), target)
+
+
+def _to_time(values: pa.Array) -> pa.Array:
+    seconds = _to_number(values, pa.float64())
+    micros = pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())
+    return pc.cast(micros, LOG_SCHEMA.field("time").type)
+
+
+def _first_of_set(values: pa.Array, sep: str) -> pa.Array:
+    return pc.list_element(pc.split_pattern(values, sep, max_splits=1), 0)
+
+
+def _ip_list(values: pa.Array, sep: str) -> pa.Array:
+    """A vector field as a list of its IP addresses only (DNS answers also hold names)."""
+    lists = pc.split_pattern(values, sep)
+    flat = pc.list_flatten(lists)
+    keep = pc.fill_null(pc.match_substring_regex(flat, IPV4_OR_V6), False)
+    if pc.all(keep).as_py() is not False:
+        return lists
+    parents = pc.list_parent_indices(lists).to_numpy()[keep.to_numpy(zero_copy_only=False)]
+    counts = np.bincount(parents, minlength=len(lists))
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    kept = pc.filter(flat, keep)
+    return pa.ListArray.from_arrays(pa.array(offsets), kept, mask=pc.is_null(lists))
+
+
+def _hashes(table: pa.RecordBatch, names: list[str]) -> pa.Array:
+    columns = [table.column(name) for name in names]
+    joined = pc.binary_join_element_wise(*columns, ",", null_handling="skip")
+    empty = pc.equal(joined, "")
+    return pc.split_pattern(pc.if_else(empty, pa.scalar(None, pa.string()), joined), ",")
+
+
+def _http_url(host: pa.Array, uri: pa.Array) -> pa.Array:
+    absolute = pc.fill_null(pc.starts_with(uri, "http"), False)
+    relative = pc.fill_null(pc.starts_with(uri, "/"), False)
+    built = pc.binary_join_element_wise("http://", host, uri, "")
+    none = pa.scalar(None, pa.string())
+    return pc.if_else(absolute, uri, pc.if_else(relative, built, none))
+
+
+def to_canonical(
+    raw: pa.RecordBatch, header: ZeekHeader, plan: _Plan, lines: np.ndarray, file: str
+) -> pa.RecordBatch:
+    """Convert one parsed block of Zeek fields (all strings) into a canonical batch."""
+    cols: dict[str, Any] = {}
+    src = plan.sources
+    sep = header.set_separator
+    for canonical, name in src.items():
+        values = raw.column(name)
+        if canonical == "time":
+            cols[canonical] = _to_time(values)
+        elif canonical in ("src_port", "dst_port"):
+            cols[canonical] = _to_number(values, pa.int32())
+        elif canonical == "answers":
+            cols[canonical] = _ip_list(values, sep)
+        elif header.type_of(name).startswith(("set", "vector", "table")):
+            cols[canonical] = _first_of_set(values, sep)
+        else:
+            cols[canonical] = values
+    if plan.host_is_http and "host" in cols:
+        # An HTTP Host header may carry the port; the indicator is the name.
+        cols["host"] = pc.replace_substring_regex(cols["host"], r":\d+$", "")
+        if plan.uri:
+            cols["url"] = _http_url(cols["host"], raw.column(plan.uri))
+    if plan.hash_fields:
+        cols["hashes"] = _hashes(raw, plan.hash_fields)
+    if plan.bytes_fields:
+        a, b = (_to_number(raw.column(n), pa.int64()) for n in plan.bytes_fields)
+        cols["bytes"] = pc.add(pc.fill_null(a, 0), pc.fill_null(b, 0))
+    n = raw.num_rows
+    arrays = []
+    for fld in LOG_SCHEMA:
+        value = cols.get(fld.name)
+        if fld.name == "log_type":
+            value = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int32)), pa.array([header.path or "zeek"])
+            )
+        elif fld.name == "file":
+            value = pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int32)), pa.array([file])
+            )
+        elif fld.name == "line":
+            value = pa.array(lines)
+        if value is None:
+            value = pa.nulls(n, fld.type)
+        elif value.type != fld.type:
+            value = value.cast(fld.type)
+        arrays.append(value)
+    return pa.RecordBatch.from_arrays(arrays, schema=LOG_SCHEMA)
+
+
+def read_records(
+    stream: IO[bytes] | pa.NativeFile,
+    header: ZeekHeader,
+    file: str,
+    stats: ReadStats,
+    line_offset: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    tracker: LineTracker | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Canonical batches of the records in ``stream``, which starts after the header.
+
+    ``line_offset`` is the number of lines before the stream's first byte (the header's by
+    default); a byte range of a big file passes its own. A ``tracker`` given by the caller
+    tells afterwards how many lines the stream held.
+    """
+    plan = plan_columns(header)
+    include = plan.include
+    offset = header.lines if line_offset is None else line_offset
+    tracker = tracker if tracker is not None else LineTracker(stats, offset)
+    if not include:
+        return
+    nulls = [header.unset_field, header.empty_field, ""]
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(
+            column_names=list(header.fields), use_threads=False, block_size=block_size
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=header.separator,
+            quote_char=False,
+            double_quote=False,
+            escape_char=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+            invalid_row_handler=tracker.on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=include,
+            column_types={name: pa.string() for name in include},
+            null_values=nulls,
+            strings_can_be_null=True,
+        ),
+    )
+    for raw in reader:
+        if raw.num_rows == 0:
+            continue
+        lines = tracker.lines(raw.num_rows)
+        # A blank line parses as a row of nothing: drop it, it is not a record.
+        present = pc.is_valid(raw.column(0))
+        for name in include[1:]:
+            present = pc.or_(present, pc.is_valid(raw.column(name)))
+        if not pc.all(present).as_py():
+            raw = raw.filter(present)
+            lines = lines[present.to_numpy(zero_copy_only=False)]
+            if raw.num_rows == 0:
+                continue
+        yield to_canonical(raw, header, plan, lines, file)
+
+
+def _binary(stream: IO[Any]) -> IO[bytes]:
+    # The reader hands text formats a TextIOWrapper; this format reads its bytes directly.
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        return buffer
+    return io.BufferedReader(io.BytesIO(stream.read().encode("utf-8")))
+
+
+def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    binary = _binary(stream)
+    if not hasattr(binary, "peek"):
+        binary = io.BufferedReader(binary)  # type: ignore[type-var]
+    try:
+        header = read_header(binary)  # type: ignore[arg-type]
+    except ZeekHeaderError:
+        ctx.stats.skip("no-zeek-header", 1)
+        return
+    yield from read_records(binary, header, ctx.file, ctx.stats)
+
+
+FORMAT = LogFormat(
+    name=NAME,
+    description="Zeek TSV logs with a #fields header (conn, dns, http, ssl, files, ...)",
+    sniff=_sniff,
+    read=read,
+    priority=10,
+)

@@ -1,0 +1,200 @@
+"""Scan work as tasks: cut the logs into independent pieces, and scan one piece with the kernel.
+
+A task is a whole file, or a byte range of a big plain Zeek TSV file cut on line boundaries
+(its header read once and handed to every range). ``scan_task`` reads a task and calls the
+pure kernel on each batch; the local engine (``engine_local``) runs tasks on a process pool,
+and a cluster engine can map the same function over the same tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from lamsach.logs.formats import ReadContext, ReadStats, get_format, zeek_tsv
+from lamsach.logs.reader import (
+    STDIN,
+    CountingReader,
+    LogReadError,
+    RangeReader,
+    detect_format,
+    is_compressed,
+    line_ranges,
+    open_binary,
+    open_text,
+)
+from lamsach.matching.hits import HIT_SCHEMA
+
+# Kernel signature: (batch, index, internal) -> hits table with HIT_SCHEMA.
+Matcher = Callable[[pa.RecordBatch, Any, Any], pa.Table]
+# Progress callback: (bytes consumed, records read, hits found) since the previous call.
+Progress = Callable[[int, int, int], None]
+
+SPLIT_MIN_BYTES = 32 << 20  # ranges smaller than this are not worth a process of their own
+PROGRESS_EVERY = 0.2  # seconds between progress reports from one task
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    """One independent piece of scanning work."""
+
+    order: int  # position in the scan, for ordered output
+    path: str
+    format: str
+    start: int = 0
+    end: int = -1  # -1: the whole file as one stream
+    header: zeek_tsv.ZeekHeader | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_range(self) -> bool:
+        return self.end >= 0
+
+
+@dataclass
+class TaskResult:
+    """What one task found: its hits, what it read, and an error if it had to stop."""
+
+    task: ScanTask
+    hits: pa.Table
+    stats: ReadStats
+    lines: int = 0  # physical lines in a range (to number the lines of the ranges after it)
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class PlanError:
+    """A file that cannot be scanned at all (missing, unknown format)."""
+
+    path: str
+    message: str
+
+
+def plan_tasks(
+    paths: list[str],
+    fmt: str | None = None,
+    parts: int = 1,
+    options: Mapping[str, str] | None = None,
+    min_split: int = SPLIT_MIN_BYTES,
+) -> tuple[list[ScanTask], list[PlanError]]:
+    """Tasks for the files to scan: big plain Zeek TSV files in ``parts`` byte ranges."""
+    tasks: list[ScanTask] = []
+    errors: list[PlanError] = []
+    opts = dict(options or {})
+    for path in paths:
+        try:
+            name = get_format(fmt).name if fmt else detect_format(path).name
+        except (LogReadError, KeyError) as exc:
+            errors.append(PlanError(path, str(exc).strip("'\"")))
+            continue
+        if _splittable(path, name, parts, min_split):
+            try:
+                with open_binary(path) as raw:
+                    header = zeek_tsv.read_header(raw)
+            except zeek_tsv.ZeekHeaderError as exc:
+                errors.append(PlanError(path, str(exc)))
+                continue
+            for start, end in line_ranges(path, header.size, parts, min_split):
+                tasks.append(ScanTask(len(tasks), path, name, start, end, header, opts))
+            continue
+        tasks.append(ScanTask(len(tasks), path, name, options=opts))
+    return tasks, errors
+
+
+def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
+    if name != zeek_tsv.NAME or parts < 2 or path == STDIN or is_compressed(path):
+        return False
+    return os.path.getsize(path) >= 2 * min_split
+
+
+def _batches(
+    task: ScanTask, stats: ReadStats, counter: list[Any], tracker: zeek_tsv.LineTracker
+) -> Iterator[pa.RecordBatch]:
+    if task.is_range:
+        assert task.header is not None
+        with RangeReader(task.path, task.start, task.end) as reader:
+            counter.append(reader)
+            yield from zeek_tsv.read_records(
+                reader, task.header, task.path, stats, line_offset=0, tracker=tracker
+            )
+        return
+    log_format = get_format(task.format)
+    ctx = ReadContext(file=task.path, stats=stats, options=task.options)
+    stream = open_binary(task.path, counter) if log_format.binary else open_text(task.path, counter)
+    with stream:
+        yield from log_format.read(stream, ctx)
+
+
+def scan_task(
+    task: ScanTask,
+    index: Any,
+    internal: Any,
+    matcher: Matcher,
+    progress: Progress | None = None,
+) -> TaskResult:
+    """Read one task and match every batch; a failure keeps the hits found before it."""
+    started = time.perf_counter()
+    stats = ReadStats(file=task.path, format=task.format)
+    counter: list[CountingReader | RangeReader] = []
+    found: list[pa.Table] = []
+    reported = (0, 0, 0)
+    last = started
+    error = ""
+    hits_total = 0
+    tracker = zeek_tsv.LineTracker(stats, 0)
+    try:
+        for batch in _batches(task, stats, counter, tracker):
+            stats.records += batch.num_rows
+            hits = matcher(batch, index, internal)
+            if hits.num_rows:
+                found.append(hits)
+                hits_total += hits.num_rows
+            now = time.perf_counter()
+            if progress is not None and now - last >= PROGRESS_EVERY:
+                state = (counter[0].count if counter else 0, stats.records, hits_total)
+                progress(*(a - b for a, b in zip(state, reported, strict=True)))
+                reported, last = state, now
+    except (OSError, EOFError, ValueError, zstandard.ZstdError, pa.ArrowException) as exc:
+        error = f"stopped reading after {stats.records} records: {exc}"
+    if counter:
+        stats.bytes_read = counter[0].count
+    if progress is not None:
+        state = (stats.bytes_read, stats.records, hits_total)
+        progress(*(a - b for a, b in zip(state, reported, strict=True)))
+    lines = tracker.physical_rows if task.is_range else 0
+    table = pa.concat_tables(found) if found else HIT_SCHEMA.empty_table()
+    if table.num_rows > 1:
+        table = table.sort_by([("line", "ascending")])
+    return TaskResult(task, table, stats, lines, error, time.perf_counter() - started)
+
+
+def shift_lines(result: TaskResult, offset: int) -> None:
+    """Make a range's line numbers (counted from the range start) line numbers in the file."""
+    if offset == 0:
+        return
+    if result.hits.num_rows:
+        index = result.hits.schema.get_field_index("line")
+        shifted = pc.add(result.hits.column("line"), offset)
+        result.hits = result.hits.set_column(index, "line", shifted)
+    stats = result.stats
+    stats.examples = {k: [n + offset for n in v] for k, v in stats.examples.items()}
+
+
+def merge_stats(into: ReadStats, other: ReadStats) -> None:
+    """Fold the stats of one range of a file into the file's stats."""
+    into.records += other.records
+    into.bytes_read += other.bytes_read
+    into.format = into.format or other.format
+    for reason, count in other.skipped.items():
+        into.skipped[reason] += count
+        lines = into.examples.setdefault(reason, [])
+        room = max(0, 5 - len(lines))
+        lines.extend(other.examples.get(reason, [])[:room])

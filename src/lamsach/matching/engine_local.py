@@ -1,0 +1,187 @@
+"""The local engine: run scan tasks on a pool of worker processes, one per core by default.
+
+Each worker gets the index once (inherited from the parent where processes fork, loaded from
+its file otherwise) and calls the kernel on its batches; results come back in task order, so
+the output does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.pool import Pool
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lamsach.logs.formats import ReadStats
+from lamsach.logs.reader import STDIN
+from lamsach.matching.engine import (
+    Matcher,
+    PlanError,
+    Progress,
+    ScanTask,
+    TaskResult,
+    merge_stats,
+    scan_task,
+    shift_lines,
+)
+
+# State of a worker process, set once when it starts.
+_WORKER: dict[str, Any] = {}
+
+
+def default_matcher() -> Matcher:
+    from lamsach.matching.kernel import match_batch
+
+    return match_batch
+
+
+def _init_worker(
+    index: Any, index_path: str | None, internal: Any, matcher: Matcher | None, progress: Any
+) -> None:
+    # Arrow and polars would start their own threads in every process: one core, one thread.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    if index is None and index_path is not None:
+        from lamsach.matching.index import IndicatorIndex
+
+        index = IndicatorIndex.load(index_path)
+    _WORKER.update(index=index, internal=internal, matcher=matcher or default_matcher())
+    _WORKER["progress"] = progress
+
+
+def _report(nbytes: int, records: int, hits: int) -> None:
+    channel = _WORKER.get("progress")
+    if channel is not None:
+        channel.put((nbytes, records, hits))
+
+
+def _run_task(task: ScanTask) -> TaskResult:
+    return scan_task(task, _WORKER["index"], _WORKER["internal"], _WORKER["matcher"], _report)
+
+
+@dataclass
+class ScanReport:
+    """What a whole scan read, file by file, and what it could not read."""
+
+    files: dict[str, ReadStats] = field(default_factory=dict)
+    errors: list[PlanError] = field(default_factory=list)
+    records: int = 0
+    hits: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return sum(s.skipped_total for s in self.files.values())
+
+
+def run_scan(
+    tasks: list[ScanTask],
+    index: Any,
+    internal: Any,
+    *,
+    workers: int | None = None,
+    index_path: str | Path | None = None,
+    matcher: Matcher | None = None,
+    on_hits: Callable[[pa.Table], None] | None = None,
+    on_progress: Progress | None = None,
+    report: ScanReport | None = None,
+) -> ScanReport:
+    """Scan every task, calling ``on_hits`` with each task's hits in task order."""
+    report = report if report is not None else ScanReport()
+    workers = max(1, workers or os.cpu_count() or 1)
+    line_offsets: dict[str, int] = {}
+    inline = [t for t in tasks if t.path == STDIN or workers == 1 or len(tasks) == 1]
+    pooled = [t for t in tasks if t not in inline]
+
+    def collect(result: TaskResult) -> None:
+        task = result.task
+        if task.is_range:
+            assert task.header is not None
+            offset = line_offsets.get(task.path, task.header.lines)
+            shift_lines(result, offset)
+            line_offsets[task.path] = offset + result.lines
+        stats = report.files.get(task.path)
+        if stats is None:
+            report.files[task.path] = result.stats
+        elif stats is not result.stats:
+            merge_stats(stats, result.stats)
+        if result.error:
+            report.errors.append(PlanError(task.path, result.error))
+        report.records += result.stats.records
+        report.hits += result.hits.num_rows
+        if on_hits is not None and result.hits.num_rows:
+            on_hits(result.hits)
+
+    local_matcher = matcher or default_matcher()
+    if not pooled:
+        for task in inline:
+            collect(scan_task(task, index, internal, local_matcher, on_progress))
+        return report
+    for result in _pool_results(
+        pooled, inline, index, index_path, internal, matcher, workers, local_matcher, on_progress
+    ):
+        collect(result)
+    return report
+
+
+def _pool_results(
+    pooled: list[ScanTask],
+    inline: list[ScanTask],
+    index: Any,
+    index_path: str | Path | None,
+    internal: Any,
+    matcher: Matcher | None,
+    workers: int,
+    local_matcher: Matcher,
+    on_progress: Progress | None,
+) -> Iterator[TaskResult]:
+    forking = sys.platform.startswith("linux")
+    ctx = mp.get_context("fork" if forking else "spawn")
+    channel = ctx.Queue() if on_progress is not None else None
+    if not forking and index_path is None:
+        raise ValueError("worker processes that do not fork need the index as a file")
+    initargs = (
+        index if forking else None,
+        None if forking else str(index_path),
+        internal,
+        matcher,
+        channel,
+    )
+    pool: Pool = ctx.Pool(min(workers, len(pooled)), _init_worker, initargs)
+    try:
+        pending = pool.imap(_run_task, pooled, chunksize=1)
+        # Standard input cannot be read from a child process: the parent reads it meanwhile.
+        for task in inline:
+            yield scan_task(task, index, internal, local_matcher, on_progress)
+        for _ in pooled:
+            while True:
+                try:
+                    result = pending.next(timeout=0.1)
+                    break
+                except mp.TimeoutError:
+                    _drain(channel, on_progress)
+            _drain(channel, on_progress)
+            yield result
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+    _drain(channel, on_progress)
+
+
+def _drain(channel: Any, on_progress: Progress | None) -> None:
+    if channel is None or on_progress is None:
+        return
+    while True:
+        try:
+            nbytes, records, hits = channel.get_nowait()
+        except queue.Empty:
+            return
+        on_progress(nbytes, records, hits)
