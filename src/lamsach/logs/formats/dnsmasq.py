@@ -44,14 +44,34 @@ def _message(line: str, year: int | None) -> tuple[int | None, str | None]:
     return to_micros(stamp), message.rstrip()
 
 
+class _Clients:
+    """Who asked for a name: dnsmasq's answer lines do not say, the query line before did."""
+
+    def __init__(self) -> None:
+        self.asked_by: dict[str, str] = {}
+        self.chain_client: str | None = None  # client of the answer on the line before
+        self.chain_line = -1
+
+    def asked(self, host: str | None, client: str | None) -> None:
+        if host is not None and client is not None:
+            if len(self.asked_by) >= _MAX_PENDING:
+                self.asked_by.clear()
+            self.asked_by[host] = client
+
+    def answered(self, host: str | None, line_no: int) -> str | None:
+        client = self.asked_by.get(host) if host is not None else None
+        if client is None and self.chain_line == line_no - 1:
+            client = self.chain_client  # the CNAME target answered right after its alias
+        self.chain_client, self.chain_line = client, line_no
+        return client
+
+
 def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     buffer = RowBuffer(ctx, COLUMNS)
     rows = buffer.rows
     stats = ctx.stats
     year = syslog_year(ctx)
-    asked_by: dict[str, str] = {}  # query name -> the client that last asked for it
-    chain_client: str | None = None  # client of the answer on the previous line (CNAME chains)
-    previous_answer_line = -1
+    clients = _Clients()
     for line_no, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -62,45 +82,36 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         query = _QUERY.match(message)
         if query is not None:
             extra_ip, extra_port, _qtype, name, client = query.groups()
-            host = clean_host(name)
-            src = ip_or_none(extra_ip or client)
-            if host is not None and src is not None:
-                if len(asked_by) >= _MAX_PENDING:
-                    asked_by.clear()
-                asked_by[host] = src
+            host, src = clean_host(name), ip_or_none(extra_ip or client)
+            clients.asked(host, src)
             port = int(extra_port) if extra_port else None
             rows.append((when, src, port, host, None, None, "dns", line_no))
         else:
             answer = _ANSWER.match(message)
             if answer is None:
-                stats.skip("ignored: not a query or answer line", line_no)
+                if "query[" in message:
+                    stats.skip("unreadable query line", line_no)
+                else:
+                    stats.skip("ignored: not a query or answer line", line_no)
                 continue
-            extra_ip, _extra_port, source, name, value = answer.groups()
+            extra_ip, extra_port, source, name, value = answer.groups()
             host = clean_host(name)
-            client = ip_or_none(extra_ip) if extra_ip else None
-            if client is None and host is not None:
-                client = asked_by.get(host)
-            if client is None and previous_answer_line == line_no - 1:
-                client = chain_client
-            chain_client, previous_answer_line = client, line_no
+            client = clients.answered(host, line_no)
+            if extra_ip:
+                client = ip_or_none(extra_ip)
+            port = int(extra_port) if extra_port else None
             address = ip_or_none(value.split(" ", 1)[0])
-            blocked = source.startswith(_BLOCKED)
-            if address is None and not blocked:
+            last = rows[-1] if rows else None
+            if source.startswith(_BLOCKED):
+                # The sinkhole address (0.0.0.0, or Pi-hole's own) is no real answer.
+                rows.append((when, client, port, host, None, "block", "dns", line_no))
+            elif address is None:
                 stats.skip("ignored: answer without an address (NODATA, NXDOMAIN, CNAME)", line_no)
                 continue
-            action = "block" if blocked else None
-            last = rows[-1] if rows else None
-            if (
-                address is not None
-                and last is not None
-                and last[7] == line_no - 1
-                and last[3] == host
-                and last[4] is not None
-            ):
-                last[4].append(address)  # one record for the addresses of one answer
+            elif last is not None and last[7] == line_no - 1 and last[3] == host and last[4]:
+                last[4].append(address)  # one record for all the addresses of one answer
             else:
-                answers = [address] if address is not None else None
-                rows.append((when, client, None, host, answers, action, "dns", line_no))
+                rows.append((when, client, port, host, [address], None, "dns", line_no))
         if len(rows) >= buffer.size:
             yield buffer.flush()
             rows = buffer.rows
