@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lamsach.indicators.formats import csvfile, hosts, misp, stix, suricata, text, zeek
+from lamsach.indicators.formats import csvfile, hosts, misp, rpz, stix, suricata, text, zeek
 from lamsach.indicators.formats.base import IndicatorFormat, MalformedFile
 
 FORMATS: tuple[IndicatorFormat, ...] = tuple(
@@ -15,6 +15,7 @@ FORMATS: tuple[IndicatorFormat, ...] = tuple(
             csvfile.FORMAT,
             hosts.FORMAT,
             misp.FORMAT,
+            rpz.FORMAT,
             stix.FORMAT,
             zeek.FORMAT,
         ),

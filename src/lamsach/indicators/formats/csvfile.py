@@ -37,6 +37,7 @@ _FIRST_SEEN = ("first_seen", "first_seen_utc", "firstseen", "dateadded", "date_a
 _LAST_SEEN = ("last_seen", "last_seen_utc", "lastseen", "last_online")
 _EXPIRES = ("expires", "expiry", "valid_until", "expiration")
 _CONFIDENCE = ("confidence", "confidence_level")
+_SOURCES = ("sources", "source", "feed", "list")
 _EMPTY = frozenset({"", "none", "null", "n/a", "-"})
 
 
@@ -150,7 +151,7 @@ def _tags(row: list[str], columns: list[tuple[str, int]]) -> frozenset[str]:
         cell = row[index].strip()
         if cell.lower() in _EMPTY:
             continue
-        if name in ("tags", "tag"):
+        if name in ("tags", "tag", "sources", "source"):
             parts = cell.replace(";", ",").replace("|", ",").split(",")
         else:
             parts = [cell]
@@ -185,6 +186,8 @@ def read_csv(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
     tag_columns = [(name, header.index(name)) for name in _TAG_COLUMNS if name in header]
     first_at, last_at = _find(header, _FIRST_SEEN), _find(header, _LAST_SEEN)
     expires_at, confidence_at = _find(header, _EXPIRES), _find(header, _CONFIDENCE)
+    source_at = _find(header, _SOURCES)
+    source_columns = [(header[source_at], source_at)] if source_at is not None else []
     for number, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()) or row[0].lstrip().startswith("#"):
             continue
@@ -201,6 +204,7 @@ def read_csv(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
             last_seen=parse_timestamp(row[last_at]) if last_at is not None else None,
             expires=parse_timestamp(row[expires_at]) if expires_at is not None else None,
             confidence=_confidence(row[confidence_at]) if confidence_at is not None else None,
+            sources=_tags(row, source_columns),
         )
 
 
