@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
@@ -108,3 +109,20 @@ def epoch_or_iso_micros(value: Any) -> int | None:
 def syslog_year(ctx: ReadContext) -> int | None:
     """The ``year`` option, for syslog stamps (which have none) of logs from an earlier year."""
     return to_int(ctx.options.get("year"))
+
+
+def local_zone(ctx: ReadContext) -> tzinfo:
+    """The ``tz`` option (``Asia/Ho_Chi_Minh`` or ``+07:00``) for logs stamped in local time
+    without a zone; UTC when not given or not understood."""
+    name = ctx.options.get("tz", "").strip()
+    if not name:
+        return UTC
+    if name[0] in "+-":
+        try:
+            return datetime.strptime(name.replace(":", ""), "%z").tzinfo or UTC
+        except ValueError:
+            return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import IO, Any
 
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none, ips_in, syslog_year
+from lamsach.logs.formats._rows import (
+    RowBuffer,
+    clean_host,
+    ip_or_none,
+    ips_in,
+    local_zone,
+    syslog_year,
+)
 from lamsach.logs.formats._syslog import MONTHS, parse_iso, strip_syslog, to_micros
 
 COLUMNS = (
@@ -42,8 +49,9 @@ _FAILED = re.compile(r"query failed \(([^)]+)\) for (\S+?)/[^/\s]+/\S+")
 _RR_ADDRESS = re.compile(r"\S+ \d+ IN (?:A|AAAA) ([0-9A-Fa-f.:]+);")
 
 
-def _own_time(message: str) -> int | None:
-    """named's own timestamp before "client", after any category prefix ("queries: info:")."""
+def _own_time(message: str, zone: tzinfo) -> int | None:
+    """named's own timestamp before "client", after any category prefix ("queries: info:");
+    it is local time, in ``zone``."""
     match = _BIND_TIME.search(message, 0, max(0, message.find("client ")))
     if match is None:
         return None
@@ -62,7 +70,7 @@ def _own_time(message: str) -> int | None:
             int(mm),
             int(ss),
             int(frac.ljust(6, "0")) if frac else 0,
-            tzinfo=UTC,
+            tzinfo=zone,
         )
     except ValueError:
         return None
@@ -104,6 +112,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = buffer.rows
     stats = ctx.stats
     year = syslog_year(ctx)
+    zone = local_zone(ctx)
     for line_no, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -115,7 +124,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if isinstance(parsed, str):
             stats.skip(parsed, line_no)
             continue
-        when = _own_time(message)
+        when = _own_time(message, zone)
         if when is None:
             when = to_micros(stamp)
         src, sport, server, proto, name, answers, action = parsed

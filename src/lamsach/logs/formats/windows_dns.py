@@ -3,19 +3,20 @@
 Dates follow the server's locale (``6/5/2013 10:20:53 AM``, ``05.06.2013 10:20:53``,
 ``2013-06-05 10:20:53``); slash dates are read day-first or month-first by the ``date_order``
 option (``dmy``/``mdy``), else by any day above 12 in the file, else by the AM/PM designator.
+Times are the server's local time: the ``tz`` option says which zone (UTC if not given).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import IO, Any
 
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none
+from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none, local_zone
 from lamsach.logs.formats._syslog import to_micros
 
 COLUMNS = ("time", "src_ip", "dst_ip", "proto", "host", "action", "log_type", "line")
@@ -41,12 +42,15 @@ def decode_name(raw: str) -> str | None:
 class _DateReader:
     """Turns the locale's date parts into times once the day/month order is known."""
 
-    def __init__(self, option: str | None) -> None:
+    def __init__(self, option: str | None, zone: tzinfo = UTC) -> None:
+        self.zone = zone
         self.forced = option if option in ("dmy", "mdy") else None
         self.seen: str | None = None  # order shown by a date whose day is above 12
         self.designator_order: str | None = None
 
-    def note(self, first: int, second: int, designator: str | None) -> None:
+    def note(self, first: int, sep: str, second: int, designator: str | None) -> None:
+        if sep != "/" or first > 999:
+            return  # dotted, dashed and year-first dates are never month-first
         if self.seen is None:
             if first > 12 >= second:
                 self.seen = "dmy"
@@ -74,7 +78,7 @@ class _DateReader:
         if year < 100:
             year += 2000
         try:
-            return to_micros(datetime(year, month, day, hh, mm, ss, tzinfo=UTC))
+            return to_micros(datetime(year, month, day, hh, mm, ss, tzinfo=self.zone))
         except ValueError:
             return None
 
@@ -82,7 +86,7 @@ class _DateReader:
 def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     buffer = RowBuffer(ctx, COLUMNS)
     stats = ctx.stats
-    dates = _DateReader(ctx.options.get("date_order"))
+    dates = _DateReader(ctx.options.get("date_order"), local_zone(ctx))
     pending: list[tuple[Any, ...]] = []  # rows whose time is still date parts
 
     def flush() -> pa.RecordBatch:
@@ -111,7 +115,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         address = ip_or_none(remote)
         src, dst = (address, None) if (direction == "Rcv") != bool(response) else (None, address)
         first_n, second_n = int(first), int(second)
-        dates.note(first_n, second_n, designator)
+        dates.note(first_n, sep, second_n, designator)
         parts = (first_n, sep, second_n, int(third), int(hh), int(mm), int(ss), designator)
         action = rcode if response else None
         pending.append((parts, src, dst, proto.lower(), decode_name(name), action, "dns", line_no))

@@ -1,0 +1,127 @@
+"""Windows DNS Server debug logs: label encoding, locale dates, directions, header skipping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats.windows_dns import decode_name
+from lamsach.logs.reader import detect_format, read_log
+from lamsach.logs.schema import LOG_SCHEMA
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_rows(
+    path: Path, fmt: str | None = None, **options: str
+) -> tuple[dict[int, dict[str, Any]], ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt, batch_size=2, stats=stats, options=options))
+    table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+    return {row["line"]: row for row in table.to_pylist()}, stats
+
+
+def test_decode_name() -> None:
+    assert decode_name("(3)www(6)Google(3)com(0)") == "www.google.com"
+    assert decode_name(".ns1.offeringsmislead.com.") == "ns1.offeringsmislead.com"
+    assert decode_name("(0)") is None
+
+
+def test_day_first_log_with_vietnamese_designators() -> None:
+    path = DATA / "a_windns_vi.log"
+    assert detect_format(str(path)).name == "windows-dns"
+    rows, stats = read_rows(path)
+    assert sorted(rows) == [10, 11, 15, 16, 20]
+    # 05/06/2013 is read day-first: a 24-hour slash date with no AM/PM is not US order.
+    query = rows[10]
+    assert query["time"] == datetime(2013, 6, 5, 10, 20, 53, tzinfo=UTC)
+    assert (query["src_ip"], query["dst_ip"], query["proto"], query["host"], query["action"]) == (
+        "10.4.0.5",
+        None,
+        "udp",
+        "www.example.com",
+        None,
+    )
+    assert (rows[11]["src_ip"], rows[11]["host"], rows[11]["action"]) == (
+        "10.4.0.5",
+        "gone.example.com",
+        "NXDOMAIN",
+    )
+    assert rows[15]["time"] == datetime(2013, 6, 21, 14, 5, 7, tzinfo=UTC)  # 2:05:07 CH
+    assert (rows[15]["src_ip"], rows[15]["proto"]) == ("2001:db8::5", "tcp")
+    # The server's own query upstream: the other server is the destination, no client known.
+    assert (rows[16]["src_ip"], rows[16]["dst_ip"], rows[16]["host"]) == (
+        None,
+        "8.8.8.8",
+        "upstream.example.net",
+    )
+    assert rows[16]["time"] == datetime(2013, 6, 21, 2, 5, 8, tzinfo=UTC)  # SA = morning
+    assert rows[20]["host"] == "xn--bcher-kva.example"
+    assert stats.skipped == {
+        "ignored: not a PACKET line": 2,
+        "ignored: not a standard query (update, notify)": 1,
+        "unreadable PACKET line": 1,
+    }
+    assert stats.examples["unreadable PACKET line"] == [18]
+
+
+def test_month_first_dates_by_designator_and_by_option() -> None:
+    path = DATA / "a_windns_us.log"
+    rows, _ = read_rows(path, "windows-dns")
+    assert rows[1]["time"] == datetime(2013, 6, 5, 10, 0, 32, tzinfo=UTC)  # AM/PM: US order
+    assert rows[2]["time"] == datetime(2013, 6, 5, 13, 0, 33, tzinfo=UTC)
+    assert rows[3]["time"] == datetime(2013, 6, 5, 13, 0, 34, tzinfo=UTC)  # ISO date
+    assert rows[4]["time"] == datetime(2013, 6, 5, 13, 0, 35, tzinfo=UTC)  # dotted: day first
+    forced, _ = read_rows(path, "windows-dns", date_order="dmy")
+    assert forced[1]["time"] == datetime(2013, 5, 6, 10, 0, 32, tzinfo=UTC)
+    assert forced[3]["time"] == datetime(2013, 6, 5, 13, 0, 34, tzinfo=UTC)
+
+
+def test_local_time_zone_option() -> None:
+    rows, _ = read_rows(DATA / "a_windns_us.log", "windows-dns", tz="Asia/Ho_Chi_Minh")
+    assert rows[1]["time"] == datetime(2013, 6, 5, 3, 0, 32, tzinfo=UTC)
+    rows, _ = read_rows(DATA / "a_windns_us.log", "windows-dns", tz="+07:00")
+    assert rows[1]["time"] == datetime(2013, 6, 5, 3, 0, 32, tzinfo=UTC)
+
+
+def test_windows_dns_sniff() -> None:
+    sniff = get_format("windows-dns").sniff
+    assert sniff(["DNS Server log file creation at 6/5/2013 10:20:50 AM"])
+    assert not sniff(["dnsmasq: query[A] a.b from 10.0.0.1"])
+
+
+@pytest.mark.shared_data
+def test_real_usiem_fragment(shared_data: Path) -> None:
+    path = shared_data / "logs" / "windows_dns" / "usiem-windns-readme-debuglog-fragment.log"
+    assert detect_format(str(path)).name == "windows-dns"
+    rows, stats = read_rows(path)
+    assert sorted(rows) == [27, 28, 29, 30]
+    assert stats.skipped_total == 0  # the header block is no error
+    assert (rows[27]["time"], rows[27]["src_ip"], rows[27]["host"], rows[27]["action"]) == (
+        datetime(2017, 4, 21, 7, 52, 3, tzinfo=UTC),
+        "10.2.0.1",
+        "example.com",
+        "NOERROR",
+    )
+    assert (rows[28]["src_ip"], rows[28]["host"]) == ("10.161.60.71", "somecomputer.domain.com")
+    assert rows[28]["time"] == datetime(2013, 6, 5, 10, 0, 32, tzinfo=UTC)
+    assert (rows[29]["dst_ip"], rows[29]["host"], rows[29]["time"]) == (
+        "69.160.33.71",
+        "ns1.offeringsmislead.com",
+        datetime(2014, 4, 15, 15, 16, tzinfo=UTC),
+    )
+    assert (rows[30]["dst_ip"], rows[30]["host"]) == ("8.8.8.8", "cdn-controltag.krxd.net")
+
+
+@pytest.mark.shared_data
+def test_windows_dns_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
+    sniff = get_format("windows-dns").sniff
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.is_file() and path.suffix != ".md":
+            head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            assert sniff(head[:20]) == (path.parent.name == "windows_dns"), path
