@@ -43,7 +43,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 
 def _target(method: str, target: str) -> tuple[str | None, int | None, str | None]:
     """Host, port and URL of a request target (``CONNECT host:443`` or an absolute URL)."""
-    if method == "CONNECT" or "://" not in target[:12]:
+    if "://" not in target[:12]:
+        if method != "CONNECT":
+            return None, None, None  # "/path" (intercepted) or "error:invalid-request"
         host, _, port = target.rpartition(":") if target.count(":") == 1 else (target, "", "")
         if target.startswith("["):  # [2001:db8::1]:443
             host, _, port = target[1:].partition("]:")
@@ -56,13 +58,22 @@ def _target(method: str, target: str) -> tuple[str | None, int | None, str | Non
     return clean_host(parts.hostname), url_port or _DEFAULT_PORTS.get(parts.scheme), target
 
 
+def _split_address(host: str | None, server: str | None) -> tuple[str | None, str | None]:
+    """A request to an address rather than a name: the address is the server, not a host."""
+    address = ip_or_none(host)
+    if address is None:
+        return host, server
+    return None, server or address
+
+
 def _native(match: re.Match[str], line_no: int) -> tuple[Any, ...]:
     stamp, client, code, _status, size, method, target, peer = match.groups()
     host, port, url = _target(method, target)
+    host, server = _split_address(host, ip_or_none(peer))
     return (
         round(float(stamp) * 1_000_000),
         ip_or_none(client),
-        ip_or_none(peer),
+        server,
         port,
         "tcp",
         host,
@@ -81,10 +92,11 @@ def _common(match: re.Match[str], line_no: int) -> tuple[Any, ...] | None:
     except ValueError:
         return None
     host, port, url = _target(method, target)
+    host, server = _split_address(host, None)
     return (
         when,
         ip_or_none(client),
-        None,
+        server,
         port,
         "tcp",
         host,

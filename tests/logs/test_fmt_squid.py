@@ -1,0 +1,124 @@
+"""Squid access.log: native lines (CONNECT, URLs, IPv6, odd codes) and common/combined lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.reader import detect_format, read_log
+from lamsach.logs.schema import LOG_SCHEMA
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_rows(path: Path, fmt: str | None = None) -> tuple[dict[int, dict[str, Any]], ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt, batch_size=3, stats=stats))
+    table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+    return {row["line"]: row for row in table.to_pylist()}, stats
+
+
+def test_native_access_log() -> None:
+    path = DATA / "a_squid_native.log"
+    assert detect_format(str(path)).name == "squid"
+    rows, stats = read_rows(path)
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6, 9]
+    tunnel = rows[1]
+    assert tunnel["time"] == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
+    assert (tunnel["src_ip"], tunnel["dst_ip"], tunnel["dst_port"], tunnel["host"]) == (
+        "10.5.0.10",
+        "203.0.113.20",
+        443,
+        "secure.example.com",
+    )
+    assert (tunnel["url"], tunnel["bytes"], tunnel["action"], tunnel["log_type"]) == (
+        None,
+        5120,
+        "TCP_TUNNEL",
+        "proxy",
+    )
+    assert (rows[2]["host"], rows[2]["dst_port"], rows[2]["url"]) == (
+        "www.example.com",
+        8080,
+        "http://www.example.com:8080/path/file.exe?x=1",
+    )
+    assert (rows[3]["src_ip"], rows[3]["dst_ip"], rows[3]["action"]) == (
+        "2001:db8::11",
+        None,
+        "TCP_DENIED",
+    )
+    # Requests to bare addresses: the address is the server, not a host name.
+    assert (rows[4]["host"], rows[4]["dst_ip"], rows[4]["dst_port"]) == (None, "2001:db8::20", 443)
+    assert (rows[5]["host"], rows[5]["dst_ip"]) == (None, "203.0.113.30")  # parent by name
+    assert (rows[6]["host"], rows[6]["url"], rows[6]["action"]) == (None, None, "NONE_NONE")
+    assert (rows[9]["host"], rows[9]["dst_port"]) == ("files.example.org", 21)
+    assert stats.skipped == {"not a Squid access.log line": 1}
+    assert stats.examples["not a Squid access.log line"] == [7]
+
+
+def test_common_and_combined_lines() -> None:
+    path = DATA / "a_squid_common.log"
+    assert detect_format(str(path)).name == "squid"
+    rows, stats = read_rows(path)
+    assert rows[1]["time"] == datetime(2013, 6, 5, 3, 20, 53, tzinfo=UTC)
+    assert (rows[1]["src_ip"], rows[1]["host"], rows[1]["url"], rows[1]["action"]) == (
+        "10.5.0.20",
+        "www.example.com",
+        "http://www.example.com/index.html",
+        "TCP_MISS",
+    )
+    assert (rows[2]["host"], rows[2]["dst_port"], rows[2]["bytes"]) == (
+        "secure.example.com",
+        443,
+        5000,
+    )
+    assert (rows[3]["bytes"], rows[3]["action"]) == (None, None)
+    assert stats.examples["not a Squid access.log line"] == [4]  # 31 February
+
+
+def test_web_server_log_is_not_claimed() -> None:
+    sniff = get_format("squid").sniff
+    apache = '10.0.0.1 - - [05/Jun/2013:10:20:53 +0700] "GET /index.html HTTP/1.1" 200 12'
+    assert not sniff([apache, apache])
+    assert sniff(['10.0.0.1 - - [05/Jun/2013:10:20:53 +0700] "GET http://a.b/ HTTP/1.1" 200 12'])
+
+
+@pytest.mark.shared_data
+def test_real_squid_access_log(shared_data: Path) -> None:
+    path = shared_data / "logs" / "squid" / "elastic-test-access.log"
+    assert detect_format(str(path)).name == "squid"
+    rows, stats = read_rows(path)
+    assert stats.records == 100 and stats.skipped_total == 0
+    assert (rows[1]["host"], rows[1]["dst_port"], rows[1]["dst_ip"], rows[1]["url"]) == (
+        "login.yahoo.com",
+        443,
+        "175.16.199.115",
+        None,
+    )
+    assert rows[1]["time"] == datetime(2006, 9, 8, 4, 21, 52, 49000, tzinfo=UTC)
+    assert (rows[2]["url"], rows[2]["host"], rows[2]["bytes"]) == (
+        "http://www.goonernews.com/",
+        "www.goonernews.com",
+        10182,
+    )
+    assert (rows[22]["src_ip"], rows[22]["action"], rows[22]["dst_ip"]) == (
+        "10.105.47.218",
+        "TCP_DENIED",
+        None,
+    )
+    connects = [row for row in rows.values() if row["url"] is None]
+    assert all(row["dst_port"] == 443 and row["host"] for row in connects)
+
+
+@pytest.mark.shared_data
+def test_squid_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
+    sniff = get_format("squid").sniff
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.is_file() and path.suffix != ".md":
+            head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            assert sniff(head[:20]) == (path.parent.name == "squid"), path
