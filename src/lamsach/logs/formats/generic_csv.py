@@ -190,14 +190,16 @@ def sniff(head: list[str]) -> bool:
     if len(head) < 2:
         return False
     delimiter = _delimiter(head[0], {})
-    rows = list(csv.reader(head[:6], delimiter=delimiter))
+    rows = list(csv.reader(head[:11], delimiter=delimiter))
     header = rows[0]
     if len(header) < 2 or any(ip_or_none(cell.strip()) for cell in header):
         return False
     mapping = guess_mapping(header)
     if len(mapping) < 2 or not any(column in mapping for column in _NETWORK):
         return False
-    return all(len(row) == len(header) for row in rows[1:])
+    # A stray short or broken line among the first few is tolerated, as the reader does.
+    widths = [len(row) == len(header) for row in rows[1:]]
+    return sum(widths) >= max(1, len(widths) - 1)
 
 
 FORMAT = LogFormat(

@@ -1,0 +1,129 @@
+"""Generic CSV/TSV: guessed and given column mappings, and a sniff that claims nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats, all_formats, get_format
+from lamsach.logs.formats.generic_csv import guess_mapping
+from lamsach.logs.reader import detect_format, read_log
+from lamsach.logs.schema import LOG_SCHEMA
+
+DATA = Path(__file__).parent / "data"
+PROXY_MAP = (
+    "time=when,src_ip=user_ip,dst_ip=dest,dst_port=dest_port,url=request,bytes=size,"
+    "action=verdict,hashes=sha"
+)
+
+
+def read_rows(
+    path: Path, fmt: str | None = None, **options: str
+) -> tuple[dict[int, dict[str, Any]], ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt, batch_size=2, stats=stats, options=options))
+    table = pa.Table.from_batches(batches, schema=LOG_SCHEMA)
+    return {row["line"]: row for row in table.to_pylist()}, stats
+
+
+def test_guess_mapping_from_header_names() -> None:
+    assert guess_mapping(["Timestamp", "Client IP", "Query", "id.resp_h", "Unknown"]) == {
+        "time": 0,
+        "src_ip": 1,
+        "host": 2,
+        "dst_ip": 3,
+    }
+
+
+def test_dns_export_with_guessed_mapping() -> None:
+    path = DATA / "a_generic_dns.csv"
+    assert detect_format(str(path)).name == "csv"
+    rows, stats = read_rows(path)
+    assert sorted(rows) == [2, 3, 4, 7]
+    assert rows[2]["time"] == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert (rows[2]["src_ip"], rows[2]["host"], rows[2]["answers"], rows[2]["action"]) == (
+        "10.6.0.5",
+        "evil.example.com",
+        ["203.0.113.1", "203.0.113.2"],
+        "allowed",
+    )
+    assert rows[2]["log_type"] == "csv"
+    assert rows[3]["time"] == datetime(2024, 5, 1, 10, 0, 1, tzinfo=UTC)  # epoch milliseconds
+    assert rows[3]["host"] == "xn--bcher-kva.example"
+    assert (rows[4]["src_ip"], rows[4]["answers"], rows[4]["action"]) == (
+        "2001:db8::6",
+        ["2001:db8::99"],
+        None,
+    )
+    assert rows[7]["time"] == datetime(2024, 5, 1, 10, 0, 4, tzinfo=UTC)
+    assert rows[7]["answers"] == ["203.0.113.3", "203.0.113.4"]  # quoted, comma inside
+    assert stats.skipped == {
+        "fewer fields than the header": 1,
+        "no address, host, URL or hash in the mapped columns": 1,
+    }
+    assert stats.examples["fewer fields than the header"] == [5]
+
+
+def test_tsv_with_given_mapping_and_time_format() -> None:
+    path = DATA / "a_generic_proxy.tsv"
+    options = {"map": PROXY_MAP, "time_format": "%d/%m/%Y %H:%M:%S", "log_type": "proxy"}
+    rows, stats = read_rows(path, "csv", **options)
+    assert sorted(rows) == [2, 3, 4] and stats.skipped_total == 0
+    first = rows[2]
+    assert first["time"] == datetime(2024, 6, 5, 10, 0, tzinfo=UTC)
+    assert (first["src_ip"], first["dst_ip"], first["dst_port"], first["bytes"]) == (
+        "10.6.1.5",
+        "203.0.113.50",
+        443,
+        1000,
+    )
+    assert (first["url"], first["action"], first["log_type"]) == (
+        "https://dl.example.com/a.exe",
+        "ALLOW",
+        "proxy",
+    )
+    assert first["hashes"] == ["ab" * 32]
+    assert (rows[3]["url"], rows[3]["bytes"], rows[3]["hashes"]) == (None, None, None)
+    assert (rows[4]["time"], rows[4]["dst_port"]) == (None, None)  # unreadable values are null
+
+
+def test_mapping_by_direct_option_keys() -> None:
+    rows, _ = read_rows(
+        DATA / "a_generic_proxy.tsv", "csv", src_ip="user_ip", url="request", delimiter="tab"
+    )
+    assert (rows[2]["src_ip"], rows[2]["url"], rows[2]["dst_ip"]) == (
+        "10.6.1.5",
+        "https://dl.example.com/a.exe",
+        None,
+    )
+
+
+def test_mapping_to_missing_column_skips_the_file_with_a_reason() -> None:
+    rows, stats = read_rows(DATA / "a_generic_proxy.tsv", "csv", map="src_ip=no_such_column")
+    assert rows == {}
+    assert list(stats.skipped) == [
+        "column mapping names columns not in the header: ['src_ip=no_such_column']"
+    ]
+
+
+def test_csv_sniff_needs_a_header_naming_network_columns() -> None:
+    sniff = get_format("csv").sniff
+    assert get_format("csv").priority > max(f.priority for f in all_formats() if f.name != "csv")
+    assert sniff(["time,src_ip,dst_ip", "1,10.0.0.1,10.0.0.2"])
+    assert not sniff(["a,b,c", "1,2,3"])  # nothing known
+    assert not sniff(["time,bytes", "1,2"])  # nothing to match
+    assert not sniff(["10.0.0.1,10.0.0.2,53", "10.0.0.1,10.0.0.3,53"])  # no header
+    assert not sniff(["time,src_ip,dst_ip", "1,10.0.0.1"])  # rows narrower than the header
+
+
+@pytest.mark.shared_data
+def test_csv_sniff_claims_no_real_sample(shared_data: Path) -> None:
+    sniff = get_format("csv").sniff
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.is_file() and path.suffix != ".md":
+            head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            assert not sniff(head[:20]), path
