@@ -96,12 +96,12 @@ def event_time(event: SysmonEvent) -> int | None:
 
 def dns_answers(results: str) -> list[str] | None:
     """The IP addresses in Sysmon's QueryResults (``type:  5 cname;::ffff:1.2.3.4;``)."""
-    found = []
+    found: list[str] = []
     for part in results.split(";"):
         part = part.strip()
         if part and not part.startswith("type:"):
             address = canonical_ip(part)
-            if address is not None:
+            if address is not None and address not in found:
                 found.append(address)
     return found or None
 
@@ -227,7 +227,8 @@ def _first_host_ip(host: Any) -> str | None:
     valid = [ip for ip in (canonical_ip(_text(a)) for a in addresses) if ip is not None]
     usable = [ip for ip in valid if not ip.startswith(("127.", "169.254.", "fe80:", "::1"))]
     ipv4 = [ip for ip in usable if ":" not in ip]
-    return (ipv4 or usable or [None])[0]
+    chosen = ipv4 or usable
+    return chosen[0] if chosen else None
 
 
 def event_from_json(obj: Mapping[str, Any]) -> SysmonEvent:

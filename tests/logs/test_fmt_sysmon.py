@@ -1,0 +1,442 @@
+"""Sysmon events 3 and 22: Event XML, JSON exports and EVTX files, made up and real.
+
+No EVTX sample can be shipped, so the tests write small valid EVTX files themselves, laid out as
+Windows does: binary XML with a resident template (the element tree with substitution slots) and
+an array of typed substitution values, in 64 KiB chunks behind a 4 KiB file header, with the
+CRC32 checksums of both headers.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lamsach.logs.formats import ReadStats
+from lamsach.logs.formats.sysmon import FORMATS, dns_answers
+from lamsach.logs.reader import detect_format, open_text, read_head, read_log
+
+DATA = Path(__file__).parent / "data"
+TEXT_FORMAT = FORMATS[0]
+
+# ---- a minimal EVTX writer ----
+
+FILE_HEADER_SIZE = 0x1000
+CHUNK_SIZE = 0x10000
+FIRST_RECORD = 0x200
+EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
+# Variant types of substitution values.
+WSTRING, UINT16, UINT64, FILETIME = 0x01, 0x06, 0x0A, 0x11
+
+
+@dataclass
+class Event:
+    """One event to write: System fields and the EventData name/value pairs."""
+
+    event_id: int
+    record_id: int
+    created: datetime
+    data: list[tuple[str, str]]
+    provider: str = "Microsoft-Windows-Sysmon"
+    computer: str = "PC-042.example.lan"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def filetime(when: datetime) -> int:
+    delta = when.astimezone(UTC) - datetime(1601, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+class _Template:
+    """Binary XML of a template body; offsets of inline names are relative to the chunk."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.buf = bytearray(b"\x0f\x01\x01\x00")  # start of the fragment
+
+    def _here(self) -> int:
+        return self.base + len(self.buf)
+
+    def _name(self, name: str) -> None:
+        encoded = name.encode("utf-16-le")
+        self.buf += struct.pack("<IHH", 0, 0, len(name)) + encoded + b"\x00\x00"
+
+    def _value(self, value: str | int) -> None:
+        if isinstance(value, int):  # substitution slot: index, WSTRING/other type given later
+            index, kind = divmod(value, 256)
+            self.buf += struct.pack("<BHB", 0x0D, index, kind)
+        else:
+            self.buf += struct.pack("<BBH", 0x05, WSTRING, len(value)) + value.encode("utf-16-le")
+
+    def element(
+        self,
+        name: str,
+        attrs: dict[str, str | int] | None = None,
+        content: str | int | None = None,
+        children: list[tuple] | None = None,
+    ) -> None:
+        attrs = attrs or {}
+        token = 0x41 if attrs else 0x01
+        self.buf += struct.pack("<BHII", token, 0xFFFF, 0, self._here() + 11)
+        self._name(name)
+        if attrs:
+            size_at = len(self.buf)
+            self.buf += bytes(4)  # size of the attribute list, filled in below
+        for key, value in attrs.items():
+            self.buf += struct.pack("<BI", 0x06, self._here() + 5)
+            self._name(key)
+            self._value(value)
+        if attrs:
+            struct.pack_into("<I", self.buf, size_at, len(self.buf) - size_at - 4)
+        if content is None and not children:
+            self.buf += b"\x03"
+            return
+        self.buf += b"\x02"
+        if content is not None:
+            self._value(content)
+        for child in children or []:
+            self.element(*child)
+        self.buf += b"\x04"
+
+
+def _substitution(kind: int, value: object) -> bytes:
+    if kind == WSTRING:
+        return str(value).encode("utf-16-le") + b"\x00\x00"
+    if kind == UINT16:
+        return struct.pack("<H", value)
+    if kind == UINT64:
+        return struct.pack("<Q", value)
+    return struct.pack("<Q", filetime(value))  # type: ignore[arg-type]
+
+
+def _record(event: Event, offset: int) -> bytes:
+    subs: list[tuple[int, object]] = []
+
+    def slot(kind: int, value: object) -> int:
+        subs.append((kind, value))
+        return (len(subs) - 1) * 256 + kind
+
+    template_at = offset + 24 + 4  # record header, then the fragment header
+    body = _Template(template_at + 10 + 24)
+    data = [("Data", {"Name": name}, slot(WSTRING, value)) for name, value in event.data]
+    system = [
+        ("Provider", {"Name": event.provider, "Guid": "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"}),
+        ("EventID", None, slot(UINT16, event.event_id)),
+        ("TimeCreated", {"SystemTime": slot(FILETIME, event.created)}),
+        ("EventRecordID", None, slot(UINT64, event.record_id)),
+        ("Channel", None, "Microsoft-Windows-Sysmon/Operational"),
+        ("Computer", None, slot(WSTRING, event.computer)),
+    ]
+    body.element(
+        "Event",
+        {"xmlns": EVENT_NS},
+        None,
+        [("System", None, None, system), ("EventData", None, None, data)],
+    )
+    body.buf += b"\x00"  # end of the fragment
+    template = struct.pack("<I", 0) + struct.pack("<I", event.record_id) + bytes(12)
+    template += struct.pack("<I", len(body.buf)) + body.buf
+    instance = struct.pack("<BBII", 0x0C, 0x01, event.record_id, template_at + 10)
+    values = [_substitution(kind, value) for kind, value in subs]
+    array = struct.pack("<I", len(subs))
+    array += b"".join(
+        struct.pack("<HBB", len(v), kind, 0) for v, (kind, _) in zip(values, subs, strict=True)
+    )
+    array += b"".join(values)
+    binxml = b"\x0f\x01\x01\x00" + instance + template + array
+    size = 24 + len(binxml) + 4
+    header = struct.pack("<IIQQ", 0x00002A2A, size, event.record_id, filetime(event.created))
+    return header + binxml + struct.pack("<I", size)
+
+
+def _chunk(events: list[Event]) -> bytes:
+    records = bytearray()
+    last = FIRST_RECORD
+    for event in events:
+        last = FIRST_RECORD + len(records)
+        records += _record(event, last)
+    free = FIRST_RECORD + len(records)
+    assert free <= CHUNK_SIZE, "too many events for one chunk"
+    first_id, last_id = events[0].record_id, events[-1].record_id
+    header = bytearray(FIRST_RECORD)
+    struct.pack_into("<8sQQQQ", header, 0, b"ElfChnk\x00", first_id, last_id, first_id, last_id)
+    struct.pack_into("<IIII", header, 0x28, 0x80, last, free, zlib.crc32(records))
+    struct.pack_into("<I", header, 0x7C, zlib.crc32(bytes(header[:0x78] + header[0x80:])))
+    return bytes(header + records + bytes(CHUNK_SIZE - free))
+
+
+def evtx_bytes(chunks: list[list[Event]], spare_chunks: int = 0) -> bytes:
+    """A whole EVTX file: one chunk per list of events, then unused (zeroed) chunks."""
+    header = bytearray(FILE_HEADER_SIZE)
+    next_id = max(e.record_id for events in chunks for e in events) + 1
+    count = len(chunks) + spare_chunks
+    struct.pack_into(
+        "<8sQQQIHHHH",
+        header,
+        0,
+        b"ElfFile\x00",
+        0,
+        len(chunks) - 1,
+        next_id,
+        0x80,
+        1,
+        3,
+        FILE_HEADER_SIZE,
+        count,
+    )
+    struct.pack_into("<I", header, 0x7C, zlib.crc32(bytes(header[:0x78])))
+    body = b"".join(_chunk(events) for events in chunks)
+    return bytes(header) + body + bytes(CHUNK_SIZE * spare_chunks)
+
+
+# ---- tests ----
+
+
+def read_table(path: Path, fmt: str | None = None) -> tuple[pa.Table, ReadStats]:
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), fmt=fmt, stats=stats, batch_size=2))
+    table = (
+        pa.Table.from_batches(batches) if batches else pa.table({"line": pa.array([], pa.int64())})
+    )
+    return table, stats
+
+
+CONN = [
+    ("RuleName", "-"),
+    ("UtcTime", "2024-03-05 08:20:01.120"),
+    ("Protocol", "tcp"),
+    ("SourceIp", "10.20.1.15"),
+    ("SourcePort", "49822"),
+    ("DestinationIp", "203.0.113.66"),
+    ("DestinationHostname", "evil.example.com"),
+    ("DestinationPort", "443"),
+]
+DNS = [
+    ("UtcTime", "2024-03-05 08:20:02.000"),
+    ("QueryName", "C2.Evil.Example"),
+    ("QueryStatus", "0"),
+    ("QueryResults", "type:  5 cdn.example;::ffff:192.0.2.44;2001:db8::44;"),
+]
+
+
+def _events() -> list[Event]:
+    stamp = datetime(2024, 3, 5, 8, 20, 1, tzinfo=UTC)
+    return [
+        Event(3, 11, stamp, CONN),
+        Event(22, 12, stamp, DNS),
+        Event(1, 13, stamp, [("Image", "C:\\Windows\\System32\\cmd.exe")]),
+        Event(3, 14, stamp, CONN, provider="Microsoft-Windows-Security-Auditing"),
+        # no UtcTime: the record's TimeCreated (a FILETIME) gives the time
+        Event(3, 15, datetime(2024, 3, 5, 8, 20, 9, 250000, tzinfo=UTC), CONN[2:]),
+    ]
+
+
+def test_evtx_file(tmp_path: Path) -> None:
+    path = tmp_path / "Sysmon.evtx"
+    path.write_bytes(
+        evtx_bytes([_events(), [Event(22, 16, datetime(2024, 3, 6, tzinfo=UTC), DNS)]], 2)
+    )
+    assert detect_format(str(path)).name == "sysmon-evtx"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == [11, 12, 15, 16]  # EVTX record ids
+    conn = rows[0]
+    assert conn["time"] == datetime(2024, 3, 5, 8, 20, 1, 120000, tzinfo=UTC)
+    assert (conn["src_ip"], conn["src_port"], conn["dst_ip"], conn["dst_port"], conn["proto"]) == (
+        "10.20.1.15",
+        49822,
+        "203.0.113.66",
+        443,
+        "tcp",
+    )
+    assert conn["host"] is None  # never the reverse-DNS DestinationHostname
+    dns = rows[1]
+    assert (dns["host"], dns["answers"], dns["src_ip"], dns["log_type"]) == (
+        "c2.evil.example",
+        ["192.0.2.44", "2001:db8::44"],
+        None,
+        "dns",
+    )
+    assert (
+        abs(rows[2]["time"] - datetime(2024, 3, 5, 8, 20, 9, 250000, tzinfo=UTC)).total_seconds()
+        < 1e-3
+    )
+    assert stats.skipped == {"not network event": 1, "not Sysmon": 1}
+    assert stats.examples == {"not network event": [13], "not Sysmon": [14]}
+
+
+def test_damaged_evtx_files(tmp_path: Path) -> None:
+    good = evtx_bytes([_events()])
+    truncated = tmp_path / "truncated.evtx"
+    truncated.write_bytes(good[: 0x1000 + 0x8000])
+    table, stats = read_table(truncated, fmt="sysmon-evtx")
+    assert table.num_rows == 0 and stats.skipped == {"truncated EVTX chunk": 1}
+    # A chunk whose magic is gone is skipped whole; the next chunk is still read.
+    second = evtx_bytes([_events(), [Event(22, 20, datetime(2024, 3, 6, tzinfo=UTC), DNS)]])
+    broken = bytearray(second)
+    broken[0x1000 : 0x1000 + 8] = b"XXXXXXXX"
+    path = tmp_path / "broken.evtx"
+    path.write_bytes(bytes(broken))
+    table, stats = read_table(path)
+    assert table.column("line").to_pylist() == [20]
+    assert stats.skipped == {"bad EVTX chunk": 1}
+    not_evtx = tmp_path / "other.bin"
+    not_evtx.write_bytes(b"\x00" * 5000)
+    table, stats = read_table(not_evtx, fmt="sysmon-evtx")
+    assert table.num_rows == 0 and stats.skipped == {"not an EVTX file": 1}
+
+
+def test_event_xml_one_per_line() -> None:
+    path = DATA / "b_sysmon_lines.xml"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == [1, 2, 7]
+    conn = rows[0]
+    assert conn["time"] == datetime(2024, 3, 5, 8, 21, 1, 250000, tzinfo=UTC)
+    assert (conn["src_ip"], conn["dst_ip"], conn["dst_port"], conn["host"]) == (
+        "10.20.1.15",
+        "203.0.113.66",
+        443,
+        None,
+    )
+    dns = rows[1]
+    assert dns["host"] == "c2.evil.example"
+    assert dns["answers"] == ["192.0.2.44", "192.0.2.45", "2001:db8::44"]
+    assert rows[2]["proto"] == "udp" and rows[2]["dst_port"] == 53  # CRLF line
+    assert stats.skipped == {
+        "not network event": 1,
+        "bad event XML": 1,
+        "bad network event": 1,
+        "not Sysmon": 1,
+    }
+    assert stats.examples["bad event XML"] == [4]
+
+
+def test_event_viewer_pretty_xml() -> None:
+    path = DATA / "b_sysmon_pretty.xml"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == [3, 24]
+    assert (rows[0]["src_ip"], rows[0]["dst_ip"], rows[0]["host"]) == (
+        "fd00:20::15",
+        "2001:db8::beef",
+        None,
+    )
+    assert rows[1]["host"] == "nx.evil.example" and rows[1]["answers"] is None
+    assert stats.skipped_total == 0
+
+
+def test_events_run_together_on_one_line(tmp_path: Path) -> None:
+    # wevtutil qe /f:xml writes the events back to back without line breaks.
+    events = [line for line in (DATA / "b_sysmon_lines.xml").read_text().splitlines() if line]
+    path = tmp_path / "wevtutil.xml"
+    path.write_text("".join(events[:2]) + "\n")
+    table, _ = read_table(path, fmt="sysmon")
+    assert table.column("line").to_pylist() == [1, 1]
+    assert table.column("log_type").to_pylist() == ["conn", "dns"]
+
+
+def test_get_winevent_json() -> None:
+    path = DATA / "b_sysmon_getwinevent.json"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert len(rows) == 2
+    conn, dns = rows
+    assert (conn["src_ip"], conn["dst_ip"], conn["dst_port"], conn["host"]) == (
+        "10.20.1.17",
+        "198.51.100.80",
+        80,
+        None,
+    )
+    assert conn["time"] == datetime(2024, 3, 5, 8, 23, 1, tzinfo=UTC)
+    assert (dns["host"], dns["answers"]) == ("update.evil.example", ["198.51.100.80"])
+    assert conn["line"] == 2 and dns["line"] > conn["line"]
+    assert stats.skipped == {"not network event": 1}
+
+
+def test_winlogbeat_ndjson() -> None:
+    path = DATA / "b_sysmon_winlogbeat.ndjson"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    rows = table.to_pylist()
+    assert [r["line"] for r in rows] == [1, 2, 5]
+    # The client of a DNS query is the machine itself: winlogbeat's host.ip (IPv4 preferred).
+    assert (rows[0]["src_ip"], rows[0]["host"], rows[0]["answers"]) == (
+        "10.20.1.30",
+        "beacon.evil.example",
+        ["192.0.2.77"],
+    )
+    assert rows[1]["dst_ip"] == "192.0.2.77" and rows[1]["host"] is None
+    assert rows[2]["src_ip"] is None  # no host.ip in the export
+    assert stats.skipped == {"bad JSON line": 1, "not network event": 1}
+
+
+@pytest.mark.parametrize(
+    ("results", "answers"),
+    [
+        ("type:  5 a.example;::ffff:1.2.3.4;", ["1.2.3.4"]),
+        ("-", None),
+        ("", None),
+        ("1.2.3.4;1.2.3.4;fe80::1;junk;", ["1.2.3.4", "fe80::1"]),
+    ],
+)
+def test_dns_answers(results: str, answers: list[str] | None) -> None:
+    assert dns_answers(results) == answers
+
+
+@pytest.mark.shared_data
+def test_real_sysmon_event22_sample(shared_data: Path) -> None:
+    path = shared_data / "logs/sysmon/elastic-test-sysmon-event22-raw.xml"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    assert table.num_rows == 7
+    assert stats.skipped == {"not network event": 2}
+    rows = table.to_pylist()
+    assert rows[0]["host"] == "go.microsoft.com" and rows[0]["answers"] == ["89.160.20.156"]
+    assert rows[0]["time"] == datetime(2019, 7, 18, 3, 34, 1, 239000, tzinfo=UTC)
+    onevideo = rows[5]
+    assert onevideo["host"] == "onevideosync.uplynk.com"
+    assert onevideo["answers"] == [
+        "89.160.20.156",
+        "192.168.6.30",
+        "2a02:cf40:a83e::2:30",
+        "192.168.14.30",
+    ]
+    assert set(table.column("log_type").to_pylist()) == {"dns"}
+    assert table.column("src_ip").null_count == 7
+
+
+@pytest.mark.shared_data
+def test_real_sysmon_event3_sample(shared_data: Path) -> None:
+    path = shared_data / "logs/sysmon/ossem-sysmon-event3-example.xml"
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    assert stats.skipped_total == 0
+    (row,) = table.to_pylist()
+    assert (row["src_ip"], row["src_port"], row["dst_ip"], row["dst_port"], row["proto"]) == (
+        "192.168.64.137",
+        49767,
+        "192.168.64.178",
+        88,
+        "tcp",
+    )
+    assert row["host"] is None  # DestinationHostname DC-WD-001 is not a queried name
+    assert row["time"] == datetime(2019, 4, 27, 0, 10, 31, 843000, tzinfo=UTC)
+    assert row["line"] == 1
+
+
+@pytest.mark.shared_data
+def test_sysmon_claims_no_other_real_sample(shared_data: Path) -> None:
+    for path in sorted((shared_data / "logs").rglob("*")):
+        if path.parent.name == "sysmon" or not path.is_file() or path.suffix == ".md":
+            continue
+        with open_text(str(path)) as stream:
+            assert not TEXT_FORMAT.sniff(read_head(stream)), path
