@@ -31,8 +31,15 @@ def _figures(total: int, infected: int) -> dict[str, object]:
     }
 
 
-def _report(session: Session, tree, code: str, officer: str, total: int, infected: int,
-            submit_day: tuple[int, int] | None):  # fmt: skip
+def _report(
+    session: Session,
+    tree,
+    code: str,
+    officer: str,
+    total: int,
+    infected: int,
+    submit_day: tuple[int, int] | None,
+):
     user = tree.users[officer]
     report = rp.open_report(
         session, user, tree.campaign, tree.units[code], now=vn_datetime(2022, 9, 10)
@@ -58,8 +65,13 @@ def test_sums_up_three_levels_without_double_counting(session: Session, tree) ->
     values = rp.values_of(own)
     assert values["computers_total"] == 30 and values["computers_infected"] == 5
     assert values["unit_name"] == "Đơn vị C1"
-    rp.save_values(session, officer, own, {**TEXTS, "computers_total": 34, "computers_antivirus": 33},
-                   now=vn_datetime(2022, 9, 23))  # fmt: skip
+    rp.save_values(
+        session,
+        officer,
+        own,
+        {**TEXTS, "computers_total": 34, "computers_antivirus": 33},
+        now=vn_datetime(2022, 9, 23),
+    )
     # Not counted upward while it is a draft ...
     assert subtree_totals(session, tree.campaign, u["P"])["computers_total"] == 37
     rp.submit_report(session, officer, own, now=vn_datetime(2022, 9, 24))

@@ -16,8 +16,13 @@ from lamsach.storage.models import Unit
 
 A = Action
 VIEW = {A.VIEW_UNIT, A.VIEW_REPORT, A.VIEW_DASHBOARD}
-COORD_OWN = VIEW | {A.EDIT_REPORT, A.SUBMIT_REPORT, A.EDIT_AFTER_LOCK, A.MANAGE_CAMPAIGNS,
-                    A.MANAGE_TEMPLATES}  # fmt: skip
+COORD_OWN = VIEW | {
+    A.EDIT_REPORT,
+    A.SUBMIT_REPORT,
+    A.EDIT_AFTER_LOCK,
+    A.MANAGE_CAMPAIGNS,
+    A.MANAGE_TEMPLATES,
+}
 COORD_CHILD = COORD_OWN | {A.RETURN_REPORT, A.APPROVE_REPORT, A.GRANT_EXCEPTION}
 ADMIN_OWN = COORD_OWN | {A.MANAGE_UNITS, A.MANAGE_USERS, A.VIEW_AUDIT_LOG}
 ADMIN_CHILD = set(Action)
@@ -42,9 +47,14 @@ def test_permission_matrix(session: Session, tree, shared_hash: str) -> None:
     checked = 0
     for role, expected in EXPECTED.items():
         user = create_user(
-            session, None, f"m.{role.value}", "x" * 8, role=role, unit=tree.units["C1"],
+            session,
+            None,
+            f"m.{role.value}",
+            "x" * 8,
+            role=role,
+            unit=tree.units["C1"],
             password_hash=shared_hash,
-        )  # fmt: skip
+        )
         for place, codes in TARGETS.items():
             for code in codes:
                 unit = tree.units[code]

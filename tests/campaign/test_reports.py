@@ -120,8 +120,9 @@ def test_lock_date_and_exception(session: Session, tree) -> None:
     with pytest.raises(InvalidState):
         rp.submit_report(session, officer, report, now=after_lock)
     # The last day of the lock date still counts (Vietnam time).
-    rp.save_values(session, officer, report, {"people_reached": 940},
-                   now=vn_datetime(2022, 10, 15, 23, 50))  # fmt: skip
+    rp.save_values(
+        session, officer, report, {"people_reached": 940}, now=vn_datetime(2022, 10, 15, 23, 50)
+    )
     # The coordinator may still correct it.
     rp.save_values(session, coord, report, {"people_reached": 960}, now=after_lock)
     with pytest.raises(ValidationFailed):
@@ -143,9 +144,13 @@ def test_cleaned_above_infected_is_rejected_and_nothing_saved(session: Session, 
     officer = tree.users["off.w1"]
     before = session.scalar(select(func.count()).select_from(ValueChange))
     with pytest.raises(ValidationFailed) as err:
-        rp.save_values(session, officer, report,
-                       {"computers_cleaned": "9", "people_reached": "1.234", "awareness_activities": "abc"},
-                       now=vn_datetime(2022, 9, 21))  # fmt: skip
+        rp.save_values(
+            session,
+            officer,
+            report,
+            {"computers_cleaned": "9", "people_reached": "1.234", "awareness_activities": "abc"},
+            now=vn_datetime(2022, 9, 21),
+        )
     issues = {i.field: i for i in err.value.issues}
     assert set(issues) == {"computers_cleaned", "awareness_activities"}
     assert issues["computers_cleaned"].code == "rule.le"
@@ -185,10 +190,21 @@ def test_submission_needs_required_rows(session: Session, tree) -> None:
 def test_audit_trail_of_values(session: Session, tree) -> None:
     officer, coord = tree.users["off.w1"], tree.users["coord"]
     report = _filled(session, tree)
-    rp.save_values(session, officer, report, {"computers_total": 31}, {"computers_total": "thêm 1 máy"},
-                   now=vn_datetime(2022, 9, 22, 9))  # fmt: skip
-    rp.save_values(session, coord, report, {"computers_total": 32, "people_reached": 900},
-                   now=vn_datetime(2022, 9, 23, 9))  # fmt: skip
+    rp.save_values(
+        session,
+        officer,
+        report,
+        {"computers_total": 31},
+        {"computers_total": "thêm 1 máy"},
+        now=vn_datetime(2022, 9, 22, 9),
+    )
+    rp.save_values(
+        session,
+        coord,
+        report,
+        {"computers_total": 32, "people_reached": 900},
+        now=vn_datetime(2022, 9, 23, 9),
+    )
     trail = rp.value_trail(session, report, "computers_total")
     assert [(t.field, t.old_value, t.new_value, t.username) for t in trail] == [
         ("value", None, "30", "off.w1"),
@@ -206,11 +222,23 @@ def test_stale_revision_is_a_conflict(session: Session, tree) -> None:
     officer = tree.users["off.w1"]
     report = _filled(session, tree)
     seen = report.revision
-    rp.save_values(session, officer, report, {"computers_total": 31}, expected_revision=seen,
-                   now=vn_datetime(2022, 9, 21))  # fmt: skip
+    rp.save_values(
+        session,
+        officer,
+        report,
+        {"computers_total": 31},
+        expected_revision=seen,
+        now=vn_datetime(2022, 9, 21),
+    )
     with pytest.raises(Conflict):
-        rp.save_values(session, officer, report, {"computers_total": 29}, expected_revision=seen,
-                       now=vn_datetime(2022, 9, 21))  # fmt: skip
+        rp.save_values(
+            session,
+            officer,
+            report,
+            {"computers_total": 29},
+            expected_revision=seen,
+            now=vn_datetime(2022, 9, 21),
+        )
     assert rp.values_of(report)["computers_total"] == 31
 
 
