@@ -23,6 +23,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # RFC 6598 shared address space is not "private" to the ipaddress module but is never on the
 # Internet either; a CGNAT address in a national list would hit every unit behind one.
 _SHARED_V4 = ipaddress.IPv4Network("100.64.0.0/10")
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(net)
+    for net in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,8 @@ def _special_kind(address: IPAddress) -> str | None:
         return "multicast"
     if address.is_unspecified:
         return "unspecified"
+    if any(address in net for net in _DOCUMENTATION if net.version == address.version):
+        return "documentation"
     if address.is_private or (address.version == 4 and address in _SHARED_V4):
         return "private"
     if address.is_reserved:

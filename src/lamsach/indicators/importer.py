@@ -122,7 +122,7 @@ def import_paths(
         result.warnings.extend(warnings)
         report.accepted = accepted
         report.rejected = len(ctx.rejects)
-        result.rejects.extend(ctx.rejects)
+        result.rejects.extend(sorted(ctx.rejects, key=lambda reject: reject.line or 0))
     result.indicators = list(merged.values())
     return result
 

@@ -139,22 +139,24 @@ def _read_indicator(
             ctx.reject(None, "unsupported-pattern", f"{where}: {pattern}", "network-traffic")
         else:
             yield RawEntry(value, type_hint=IndicatorType.IP_PORT, **common)  # type: ignore[arg-type]
+    unsupported: list[str] = []
+    usable = 0
     for object_type, entries in comparisons.items():
         for path_parts, operator, literal in entries:
             path = ".".join(str(part) for part in path_parts)
             if (object_type, path) not in _PATHS or operator not in ("=", "IN", "ISSUBSET"):
-                ctx.reject(
-                    None,
-                    "unsupported-pattern",
-                    f"{where}: {object_type}:{path} {operator} {literal}",
-                    "comparison lamsach cannot match",
-                )
+                unsupported.append(f"{object_type}:{path} {operator} {literal}")
                 continue
             hint = _PATHS[(object_type, path)]
             if hint is IndicatorType.DOMAIN:
                 hint = domain_hint
             for value in _unquote(literal):
+                usable += 1
                 yield RawEntry(value, type_hint=hint, **common)  # type: ignore[arg-type]
+    # A comparison beside a usable one (file:name next to its hash) only narrows the indicator.
+    if unsupported and not usable and traffic is None:
+        message = "no comparison lamsach can match"
+        ctx.reject(None, "unsupported-pattern", f"{where}: {'; '.join(unsupported)}", message)
 
 
 def _ip_port(entries: list[tuple[list[Any], str, str]]) -> str | None:

@@ -1,0 +1,113 @@
+"""The importer: detection, forcing, bad files, encodings and duplicate merging."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from lamsach.indicators.formats import detect_format, get_format
+from lamsach.indicators.importer import import_paths
+from lamsach.indicators.model import IndicatorType as T
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("defanged.txt", "txt"),
+        ("hosts.txt", "hosts"),
+        ("urlhaus.csv", "csv"),
+        ("threats.tsv", "csv"),
+        ("zeek-intel.dat", "zeek"),
+        ("suricata-dataset.lst", "suricata"),
+        ("stix-bundle.json", "stix"),
+        ("misp-event.json", "misp"),
+        ("maltrail/malware/dragontail.txt", "maltrail"),
+    ],
+)
+def test_detection(data_dir: Path, name: str, expected: str) -> None:
+    path = data_dir / name
+    assert detect_format(path.read_text(encoding="utf-8"), path).name == expected
+
+
+def test_unknown_format_name() -> None:
+    with pytest.raises(ValueError, match="unknown indicator format"):
+        get_format("yaml")
+    assert get_format("tsv").name == "csv"
+
+
+def test_forced_format(tmp_path: Path) -> None:
+    # Two IP-and-name columns look like a hosts file; forced as plain text each line is one value.
+    path = tmp_path / "pairs.txt"
+    path.write_text("45.155.165.63 evil-a.example.net\n45.155.165.64 evil-b.example.net\n")
+    assert {i.value for i in import_paths([path]).indicators} == {
+        "evil-a.example.net",
+        "evil-b.example.net",
+    }
+    forced = import_paths([path], format="txt")
+    assert forced.indicators == []
+    assert forced.reject_counts == {"bad-domain": 2}
+
+
+def test_malformed_files_are_named_and_the_rest_goes_on(tmp_path: Path, data_dir: Path) -> None:
+    binary = tmp_path / "junk.bin"
+    binary.write_bytes(bytes(range(256)) * 8)
+    result = import_paths(
+        [data_dir / "broken.json", binary, tmp_path / "missing.txt", data_dir / "zeek-intel.dat"]
+    )
+    errors = {Path(report.file).name: report.error for report in result.errors}
+    assert set(errors) == {"broken.json", "junk.bin", "missing.txt"}
+    assert "broken JSON" in (errors["broken.json"] or "")
+    assert "binary" in (errors["junk.bin"] or "")
+    assert "cannot read" in (errors["missing.txt"] or "")
+    assert len(result.indicators) == 6  # the Zeek file was still read
+
+
+def test_invalid_utf8_lines_are_rejected_not_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"good.example-evil.net\nbad\xe9name.example.net\n45.155.165.63\n")
+    result = import_paths([path])
+    assert {i.value for i in result.indicators} == {"good.example-evil.net", "45.155.165.63"}
+    assert [(r.line, r.reason) for r in result.rejects] == [(2, "bad-encoding")]
+
+
+def test_compressed_list(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt.gz"
+    path.write_bytes(gzip.compress(b"# gz\nevil-gz.example.net\n"))
+    assert [i.value for i in import_paths([path]).indicators] == ["evil-gz.example.net"]
+
+
+def test_empty_file_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    result = import_paths([path])
+    assert result.indicators == [] and result.errors == [] and result.rejects == []
+
+
+def test_duplicates_merge_sources_and_tags(tmp_path: Path) -> None:
+    first = tmp_path / "a.csv"
+    first.write_text("domain,family\nEvil.example-evil.net,Emotet\n")
+    second = tmp_path / "b.csv"
+    second.write_text(
+        "domain,family\nevil.example-evil.net.,QakBot\nEVIL.example-evil.net,Emotet\n"
+    )
+    result = import_paths([first, second])
+    assert len(result.indicators) == 1
+    merged = result.indicators[0]
+    assert merged.key == (T.DOMAIN, "evil.example-evil.net")
+    assert merged.sources == {"a", "b"}
+    assert merged.tags == {"Emotet", "QakBot"}
+    assert [report.accepted for report in result.files] == [1, 2]
+
+
+def test_source_option_overrides_list_names(data_dir: Path) -> None:
+    result = import_paths([data_dir / "zeek-intel.dat"], source="national-cert")
+    assert {s for i in result.indicators for s in i.sources} == {"national-cert"}
+
+
+def test_every_line_is_accounted_for(data_dir: Path) -> None:
+    result = import_paths([data_dir / "maltrail"])
+    for report in result.files:
+        # Entries are accepted (perhaps as duplicates) or rejected, never lost.
+        assert report.accepted + report.rejected == report.entries, report.file
