@@ -1,0 +1,227 @@
+"""Cisco ASA / FTD syslog: built and torn-down connections, ACL denies, Botnet Traffic Filter, URLs.
+
+Read: 302013-302016 and 302020/302021 (connections), 106001/106006/106007/106015/106023/106100
+(denies and ACL hits), 338xxx (dynamic filter, with the listed domain), 304001/304002 (URLs).
+Other message ids carry no connection and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import IO
+
+import pyarrow as pa
+
+from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats._netfields import canonical_ip, micros_utc, port, proto_name
+from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._syslog import MONTHS, bsd_year
+
+COLUMNS = (
+    "time",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "proto",
+    "host",
+    "url",
+    "bytes",
+    "action",
+    "log_type",
+    "line",
+)
+_MESSAGE = re.compile(r"%(?:ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?\d-(\d{6}):? ?")
+_TIME = re.compile(r"([A-Z][a-z]{2}) +(\d{1,2}) (?:(\d{4}) )?(\d\d):(\d\d):(\d\d)")
+# "outside:192.0.2.1/443", "OUTSIDE:2001:db8::1/443", "dmz:host-name/25"
+_END = r"(\S+?):(\S+?)/(\d+)"
+_CONN = re.compile(
+    rf"Built (inbound|outbound) (\w+) connection \d+ for {_END}.*? to {_END}"
+    rf"|Teardown (\w+) connection \d+ for {_END}.*? to {_END}(?:.*? bytes (\d+))?"
+)
+_ICMP = re.compile(
+    r"(Built (inbound|outbound)|Teardown) ICMP connection (?:\d+ )?for faddr (\S+?)/\d+"
+    r".*? laddr (\S+?)/\d+"
+)
+_DENY_106023 = re.compile(rf"Deny (\w+) src {_END} dst {_END}")
+_ACL_106100 = re.compile(
+    r"access-list \S+ ([\w-]+) (\w+) [^/\s]+/(\S+?)\((\d+)\)[^>]*-> [^/\s]+/(\S+?)\((\d+)\)"
+)
+_DENY_FROM = re.compile(
+    r"Deny (?:inbound )?(\w+) (?:\(no connection\) )?from (\S+?)/(\d+) to (\S+?)/(\d+)"
+)
+_DYNAMIC = re.compile(
+    rf"Dynamic Filter (\w+) .*?(\w+) traffic from {_END}.*? to {_END}.*?"
+    r"resolved from \w+ list: ([^,\s]+)"
+)
+_URL_ACCESSED = re.compile(r"^(\S+?)(?:\(\S*\))? Accessed URL (\S+?):(\S+)")
+_URL_DENIED = re.compile(r"Access denied URL (\S+) SRC (\S+) DEST (\S+)")
+_HOST_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9.-]+\.[a-z0-9-]+$", re.IGNORECASE)
+
+Row = tuple[object, ...]
+
+
+def sniff(head: list[str]) -> bool:
+    return any(_MESSAGE.search(line) is not None for line in head)
+
+
+def _time(prefix: str) -> int | None:
+    match = _TIME.search(prefix)
+    if match is None:
+        return None
+    mon, day, year, hh, mm, ss = match.groups()
+    month = MONTHS.get(mon)
+    if month is None:
+        return None
+    when = int(year) if year else bsd_year(month, int(day))
+    try:
+        return micros_utc(when, month, int(day), int(hh), int(mm), int(ss))
+    except ValueError:
+        return None
+
+
+def _conn(text: str) -> Row | None:
+    m = _CONN.search(text)
+    if m is None:
+        return None
+    g = m.groups()
+    if g[0] is not None:  # built: an outbound connection was opened by the "to" side
+        first = (g[3], g[4])
+        second = (g[6], g[7])
+        src, dst = (second, first) if g[0] == "outbound" else (first, second)
+        return (*src, *dst, g[1].lower(), None, None, None, "built", "conn")
+    return (g[10], g[11], g[13], g[14], g[8].lower(), None, None, g[15], "teardown", "conn")
+
+
+def _icmp(text: str) -> Row | None:
+    m = _ICMP.search(text)
+    if m is None:
+        return None
+    event, direction, faddr, laddr = m.groups()
+    src, dst = (laddr, faddr) if direction == "outbound" else (faddr, laddr)
+    action = "built" if event.startswith("Built") else "teardown"
+    return (src, None, dst, None, "icmp", None, None, None, action, "conn")
+
+
+def _deny_106023(text: str) -> Row | None:
+    m = _DENY_106023.search(text)
+    if m is None:
+        return None
+    proto, _, src, sport, _, dst, dport = m.groups()
+    return (src, sport, dst, dport, proto.lower(), None, None, None, "deny", "conn")
+
+
+def _acl_106100(text: str) -> Row | None:
+    m = _ACL_106100.search(text)
+    if m is None:
+        return None
+    verdict, proto, src, sport, dst, dport = m.groups()
+    return (src, sport, dst, dport, proto.lower(), None, None, None, verdict, "conn")
+
+
+def _deny_from(text: str) -> Row | None:
+    m = _DENY_FROM.search(text)
+    if m is None:
+        return None
+    proto, src, sport, dst, dport = m.groups()
+    return (src, sport, dst, dport, proto.lower(), None, None, None, "deny", "conn")
+
+
+def _dynamic(text: str) -> Row | None:
+    m = _DYNAMIC.search(text)
+    if m is None:
+        return None
+    verdict, proto, _, src, sport, _, dst, dport, listed = m.groups()
+    # The list entry is the domain the address was resolved from, or an address/mask.
+    host = listed.lower().rstrip(".") if _HOST_NAME.match(listed) else None
+    return (src, sport, dst, dport, proto.lower(), host, None, None, verdict, "conn")
+
+
+def _url(text: str) -> Row | None:
+    m = _URL_DENIED.search(text)
+    if m is not None:
+        url, src, dst = m.groups()
+        return (src, None, dst, None, None, *_url_host(url, dst), None, "deny", "http")
+    m = _URL_ACCESSED.search(text)
+    if m is None:
+        return None
+    src, dst, url = m.groups()
+    src = src.rsplit("@", 1)[-1]  # "USER001@192.168.0.1"
+    return (src, None, dst, None, None, *_url_host(url, dst), None, "accessed", "http")
+
+
+def _url_host(url: str, server: str) -> tuple[str | None, str]:
+    if "://" not in url:  # only a path was logged: the server is known by its address
+        return None, f"http://{server}{url if url.startswith('/') else '/' + url}"
+    host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+    return (host if _HOST_NAME.match(host) else None), url
+
+
+_PARSERS: dict[str, Callable[[str], Row | None]] = {
+    **dict.fromkeys(("302013", "302014", "302015", "302016"), _conn),
+    **dict.fromkeys(("302020", "302021"), _icmp),
+    "106023": _deny_106023,
+    "106100": _acl_106100,
+    **dict.fromkeys(("106001", "106006", "106007", "106015"), _deny_from),
+    **dict.fromkeys(("338001", "338002", "338003", "338004", "338005", "338006"), _dynamic),
+    **dict.fromkeys(("338007", "338008"), _dynamic),
+    **dict.fromkeys(("304001", "304002"), _url),
+}
+
+
+def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
+    src, sport, dst, dport, proto, host, url, size, action, log_type = fields
+    src_ip, dst_ip = canonical_ip(str(src)), canonical_ip(str(dst))
+    if src_ip is None and dst_ip is None:
+        return None
+    return (
+        stamp,
+        src_ip,
+        port(sport) if isinstance(sport, str) else None,
+        dst_ip,
+        port(dport) if isinstance(dport, str) else None,
+        proto_name(proto) if isinstance(proto, str) else None,
+        host,
+        url,
+        int(size) if isinstance(size, str) else None,
+        action,
+        log_type,
+        number,
+    )
+
+
+def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    rows = RowBuffer(ctx, COLUMNS)
+    skip = ctx.stats.skip
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        match = _MESSAGE.search(line)
+        if match is None:
+            skip("not an ASA message", number)
+            continue
+        parser = _PARSERS.get(match.group(1))
+        if parser is None:
+            skip("not a connection message", number)
+            continue
+        fields = parser(line[match.end() :])
+        row = None if fields is None else to_row(fields, _time(line[: match.start()]), number)
+        if row is None:
+            skip("bad ASA message", number)
+            continue
+        rows.rows.append(row)
+        if len(rows.rows) >= rows.size:
+            yield rows.flush()
+    if rows.rows:
+        yield rows.flush()
+
+
+FORMAT = LogFormat(
+    name="cisco-asa",
+    description="Cisco ASA / FTD syslog (connections, denies, dynamic filter, URLs)",
+    sniff=sniff,
+    read=read,
+    priority=20,
+)
