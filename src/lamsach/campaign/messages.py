@@ -117,6 +117,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "import.missing_column": ("Thiếu cột {value}.", "Column {value} is missing."),
     "import.unreadable": ("Không đọc được tệp: {value}.", "Cannot read the file: {value}."),
+    "import.too_many_rows": ("Tệp quá nhiều dòng (tối đa {max}).", "Too many rows (max {max})."),
     "import.empty": ("Tệp không có dữ liệu.", "The file holds no rows."),
     "validation.failed": ("Có {count} lỗi cần sửa.", "{count} problems to fix."),
     "import.failed": ("Tệp có {count} lỗi; chưa nhập gì.", "{count} errors; nothing imported."),
