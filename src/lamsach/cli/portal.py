@@ -2,20 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from lamsach.settings import Settings
+
+
+def _run(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from lamsach.storage.migrate import upgrade
+    from lamsach.web.app import create_app
+
+    upgrade(settings)
+    scheme_note = "" if host in ("127.0.0.1", "localhost", "::1") else " (put https in front)"
+    typer.echo(f"lamsach portal: http://{host}:{port}/{scheme_note}")
+    # proxy_headers: behind a TLS proxy on this machine the cookies get the Secure flag.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
-    """Run the portal on the configured database."""
-    raise typer.Exit(2)
+    """Run the portal on the configured database (LAMSACH_DATABASE_URL), upgrading it first."""
+    _run(Settings(), host, port)
 
 
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    data_dir: Path = typer.Option(
+        Path("demo-data"), "--data-dir", help="Folder for the demo's SQLite database."
+    ),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Create the data set and stop."),
 ) -> None:
-    """Create a demo city and run the portal on it (SQLite)."""
-    raise typer.Exit(2)
+    """Create a demo city (SQLite in DATA_DIR) and run the portal on it."""
+    from lamsach.campaign.demo import create_demo
+    from lamsach.storage.db import create_engine_from_settings, make_session_factory, session_scope
+    from lamsach.storage.migrate import upgrade
+
+    # The demo always runs on its own SQLite file, whatever LAMSACH_DATABASE_URL says.
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{(data_dir / 'lamsach.db').resolve()}")
+    upgrade(settings)
+    engine = create_engine_from_settings(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as db:
+            logins = create_demo(db)
+    finally:
+        engine.dispose()
+    typer.echo(f"Demo data in {data_dir.resolve()}")
+    typer.echo(str(logins))
+    if not no_serve:
+        _run(settings, host, port)
