@@ -239,6 +239,8 @@ class IndicatorIndex:
         per_meta = np.bincount(self._row_meta(0, self._listed_count), minlength=len(self.meta))
         counts: dict[str, int] = {}
         for meta_row, n in zip(self._meta_rows, per_meta.tolist(), strict=True):
+            if not n:
+                continue
             for source in meta_row["sources"] or ():
                 counts[source] = counts.get(source, 0) + n
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
