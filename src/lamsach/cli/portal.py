@@ -51,15 +51,23 @@ def demo(
     from lamsach.storage.migrate import upgrade
 
     # The demo always runs on its own SQLite file, whatever LAMSACH_DATABASE_URL says.
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{(data_dir / 'lamsach.db').resolve()}")
+    database = (data_dir / "lamsach.db").resolve()
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{database}")
+    fresh = not database.exists()
     upgrade(settings)
-    engine = create_engine_from_settings(settings)
-    try:
-        with session_scope(make_session_factory(engine)) as db:
-            logins = create_demo(db)
-    finally:
-        engine.dispose()
-    typer.echo(f"Demo data in {data_dir.resolve()}")
-    typer.echo(str(logins))
+    if fresh:
+        engine = create_engine_from_settings(settings)
+        try:
+            with session_scope(make_session_factory(engine)) as db:
+                info = create_demo(db)
+        finally:
+            engine.dispose()
+        typer.echo(f"Demo city created in {database}")
+        typer.echo(f"Log in at http://{host}:{port}/ with password {info.password!r} as:")
+        for username, role, unit in info.logins[:8]:
+            typer.echo(f"  {username:<14} {role:<14} {unit}")
+        typer.echo(f"  ... and one officer per unit ({len(info.logins)} logins in all).")
+    else:
+        typer.echo(f"Using the existing demo database {database} (delete it to start afresh).")
     if not no_serve:
         _run(settings, host, port)

@@ -20,6 +20,7 @@ from lamsach.campaign.templates import TemplateDef
 from lamsach.campaign.units import children, get_unit
 from lamsach.campaign.validation import coerce_values, validate_values
 from lamsach.storage.models import Campaign, Report, Unit, User
+from lamsach.web.i18n import _
 from lamsach.web.deps import CurrentUser, Db, flash, render, request_locale, t
 from lamsach.web.messages import field_errors
 from lamsach.web.schemas import CommentIn, EventOut, IssueOut, ReportOut, TrailOut, ValuesIn
@@ -217,7 +218,7 @@ def report_submit(
         return _page(request, db, user, loaded,
                      errors=field_errors(error, request_locale(request)), status_code=422)
     db.commit()
-    return _transition(request, campaign_id, unit_id, "The report has been submitted.")
+    return _transition(request, campaign_id, unit_id, _("The report has been submitted."))
 
 
 @router.post("/campaigns/{campaign_id}/units/{unit_id}/report/return", name="report_return",
@@ -239,7 +240,7 @@ def report_return(
         return _page(request, db, user, loaded,
                      errors=field_errors(error, request_locale(request)), status_code=422)
     db.commit()
-    return _transition(request, campaign_id, unit_id, "The report has been returned to the unit.")
+    return _transition(request, campaign_id, unit_id, _("The report has been returned to the unit."))
 
 
 @router.post("/campaigns/{campaign_id}/units/{unit_id}/report/approve", name="report_approve",
@@ -250,7 +251,7 @@ def report_approve(
     loaded = _load(db, user, campaign_id, unit_id)
     svc.approve_report(db, user, loaded.report)
     db.commit()
-    return _transition(request, campaign_id, unit_id, "The report has been approved.")
+    return _transition(request, campaign_id, unit_id, _("The report has been approved."))
 
 
 @router.post("/campaigns/{campaign_id}/units/{unit_id}/report/refresh", name="report_refresh",
@@ -261,8 +262,9 @@ def report_refresh(
     loaded = _load(db, user, campaign_id, unit_id)
     svc.refresh_from_children(db, user, loaded.report)
     db.commit()
-    return _transition(request, campaign_id, unit_id,
-                       "The figures were summed again from the units below.")
+    return _transition(
+        request, campaign_id, unit_id, _("The figures were summed again from the units below.")
+    )
 
 
 # --- JSON API: the same services ---------------------------------------------------------------
