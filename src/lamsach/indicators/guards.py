@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import idna
 import publicsuffixlist
 from publicsuffixlist import PublicSuffixList
 
@@ -54,27 +55,61 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """The list's rules as sets: names that are rules, and parents of ``*.parent`` rules."""
+
+    exact: frozenset[str]
+    wildcard_parents: frozenset[str]
+
+
+def _ascii(rule: str) -> set[str]:
+    if rule.isascii():
+        return {rule}
+    forms = set()
+    for encode in (
+        lambda r: idna.encode(r, uts46=True).decode(),
+        lambda r: r.encode("idna").decode(),
+    ):
+        try:
+            forms.add(encode(rule))
+        except (idna.IDNAError, UnicodeError):
+            continue
+    return forms
+
+
 @cache
-def _wildcard_rules() -> frozenset[str]:
-    """Parents of the wildcard rules (``localto.net`` for ``*.localto.net``)."""
+def _rules() -> _Rules:
     data = Path(publicsuffixlist.__file__).with_name("public_suffix_list.dat")
-    rules = set()
+    exact: set[str] = set()
+    wildcard: set[str] = set()
     for line in data.read_text(encoding="utf-8").splitlines():
-        if line.startswith("*."):
-            rules.add(line[2:].strip())
-    return frozenset(rules)
+        rule = line.strip()
+        if not rule or rule.startswith(("//", "!")):
+            continue
+        if rule.startswith("*."):
+            wildcard |= _ascii(rule[2:])
+        else:
+            exact |= _ascii(rule)
+    return _Rules(frozenset(exact), frozenset(wildcard))
 
 
 def is_public_suffix(name: str) -> bool:
     """``com``, ``com.vn``, ``blogspot.com``: names under which anyone can register."""
-    return _psl().is_public(name)
+    # Only a name that is a rule, sits right under a wildcard rule or has one label can be a
+    # public suffix; the library decides those few, so the bulk of names skip its slower walk.
+    rules = _rules()
+    parent = name.partition(".")[2]
+    if not name.isascii() or name in rules.exact or not parent or parent in rules.wildcard_parents:
+        return _psl().is_public(name)
+    return False
 
 
 def _under_wildcard(name: str) -> bool:
     # Under "*.localto.net" each customer gets "x.localto.net": a public suffix by the list's
     # rule, yet as one exact host it names one customer, not everyone under it.
     parent = name.partition(".")[2]
-    return bool(parent) and parent in _wildcard_rules()
+    return bool(parent) and parent in _rules().wildcard_parents
 
 
 def check(indicator: Indicator, settings: GuardSettings = GuardSettings()) -> Refusal | None:

@@ -37,7 +37,7 @@ _DEFANG_RE = re.compile(
     """,
     re.VERBOSE,
 )
-_DEFANG_HINTS = ("[", "(", "{", "xxp", "XXp", "XXP", "xXp", "Xxp", "fxp", "**p")
+_DEFANG_HINT = re.compile(r"[\[({]|h[x*]{2}p|fxp", re.IGNORECASE)
 
 
 def _undefang(match: re.Match[str]) -> str:
@@ -58,7 +58,7 @@ def _undefang(match: re.Match[str]) -> str:
 
 def refang(text: str) -> str:
     """Undo the usual defanging: hxxp, [.], (.), {.}, [dot], [:], [at] and the like."""
-    if not any(hint in text for hint in _DEFANG_HINTS):
+    if _DEFANG_HINT.search(text) is None:
         return text
     return _DEFANG_RE.sub(_undefang, text)
 
