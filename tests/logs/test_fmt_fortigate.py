@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lamsach.logs.formats import ReadStats
-from lamsach.logs.formats.fortigate import FORMAT, parse_pairs
+from lamsach.logs.formats.fortigate import FORMAT, KeyValues
 from lamsach.logs.reader import detect_format, open_text, read_head, read_log
 
 DATA = Path(__file__).parent / "data"
@@ -22,8 +22,16 @@ def read_table(path: Path, fmt: str | None = None) -> tuple[pa.Table, ReadStats]
 
 
 def test_parse_pairs_quoted_and_bare() -> None:
-    fields = parse_pairs('a=1 b="two words" c="say \\"x = y\\"" d= e=last')
-    assert fields == {"a": "1", "b": "two words", "c": 'say "x = y"', "d": "", "e": "last"}
+    fields = KeyValues('a=1 b="two words" c="say \\"x = y\\"" d= e=last')
+    assert [fields.get(key) for key in "abcdef"] == [
+        "1",
+        "two words",
+        'say "x = y"',
+        "",
+        "last",
+        None,
+    ]
+    assert set(fields.raw) == set("abcde")
 
 
 def test_made_up_fortigate_lines() -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from datetime import UTC, datetime
 from functools import lru_cache
+
+from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 # IANA protocol numbers as firewalls print them, to the lower-case names the schema uses.
 PROTOCOLS = {
@@ -25,11 +29,26 @@ PROTOCOLS = {
 _PROTO_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6", "ipv6icmp": "icmpv6"}
 
 
-@lru_cache(maxsize=65_536)
+# The time stamp that opens a syslog line: RFC 5424 / ISO, or BSD with or without a year.
+_STAMP = re.compile(
+    r"(?:<\d{1,3}>)?(?:1 )?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*"
+    r"|[A-Z][a-z]{2} +\d{1,2} (?:\d{4} )?\d\d:\d\d:\d\d(?:\.\d+)?)"
+)
+
+
 def canonical_ip(text: str | None) -> str | None:
     """An IP address in canonical text (IPv6 compressed, IPv4-mapped as IPv4), or None."""
     if not text:
         return None
+    try:  # dotted IPv4 is already canonical: let the C parser check it
+        socket.inet_pton(socket.AF_INET, text)
+        return text
+    except OSError:
+        return _canonical_other(text)
+
+
+@lru_cache(maxsize=65_536)
+def _canonical_other(text: str) -> str | None:
     try:
         address = ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
@@ -76,3 +95,23 @@ def micros_utc(year: int, month: int, day: int, hh: int, mm: int, ss: int, us: i
     """A UTC wall-clock time as microseconds since the epoch (raises ValueError if invalid)."""
     stamp = datetime(year, month, day, hh, mm, ss, us, tzinfo=UTC)
     return int(stamp.timestamp()) * 1_000_000 + us
+
+
+def syslog_micros(line: str) -> int | None:
+    """The time at the start of a syslog line as epoch microseconds (None if it has none).
+
+    Many lines share a stamp, so stamps are parsed once (by ``strip_syslog``) and remembered.
+    """
+    match = _STAMP.match(line)
+    return _stamp_micros(match.group(1)) if match is not None else None
+
+
+def stamp_end(line: str) -> int:
+    """Where the time stamp that opens a syslog line ends (0 if there is none)."""
+    match = _STAMP.match(line)
+    return match.end() if match is not None else 0
+
+
+@lru_cache(maxsize=4096)
+def _stamp_micros(stamp: str) -> int | None:
+    return to_micros(strip_syslog(f"{stamp} -").timestamp)

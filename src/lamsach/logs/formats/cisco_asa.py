@@ -14,9 +14,8 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, micros_utc, port, proto_name
+from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, syslog_micros
 from lamsach.logs.formats._rows import RowBuffer
-from lamsach.logs.formats._syslog import MONTHS, bsd_year
 
 COLUMNS = (
     "time",
@@ -33,7 +32,6 @@ COLUMNS = (
     "line",
 )
 _MESSAGE = re.compile(r"%(?:ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?\d-(\d{6}):? ?")
-_TIME = re.compile(r"([A-Z][a-z]{2}) +(\d{1,2}) (?:(\d{4}) )?(\d\d):(\d\d):(\d\d)")
 # "outside:192.0.2.1/443", "OUTSIDE:2001:db8::1/443", "dmz:host-name/25"
 _END = r"(\S+?):(\S+?)/(\d+)"
 _CONN = re.compile(
@@ -64,21 +62,6 @@ Row = tuple[object, ...]
 
 def sniff(head: list[str]) -> bool:
     return any(_MESSAGE.search(line) is not None for line in head)
-
-
-def _time(prefix: str) -> int | None:
-    match = _TIME.search(prefix)
-    if match is None:
-        return None
-    mon, day, year, hh, mm, ss = match.groups()
-    month = MONTHS.get(mon)
-    if month is None:
-        return None
-    when = int(year) if year else bsd_year(month, int(day))
-    try:
-        return micros_utc(when, month, int(day), int(hh), int(mm), int(ss))
-    except ValueError:
-        return None
 
 
 def _conn(text: str) -> Row | None:
@@ -207,7 +190,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             skip("not a connection message", number)
             continue
         fields = parser(line[match.end() :])
-        row = None if fields is None else to_row(fields, _time(line[: match.start()]), number)
+        row = None if fields is None else to_row(fields, syslog_micros(line), number)
         if row is None:
             skip("bad ASA message", number)
             continue

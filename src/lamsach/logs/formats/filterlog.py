@@ -13,9 +13,8 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, port, proto_name
+from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, syslog_micros
 from lamsach.logs.formats._rows import RowBuffer
-from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 COLUMNS = (
     "time",
@@ -86,7 +85,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if fields is None:
             skip("bad filterlog line", number)
             continue
-        stamp = to_micros(strip_syslog(line).timestamp)
+        stamp = syslog_micros(line)
         rows.rows.append((stamp, *fields, "conn", number))
         if len(rows.rows) >= rows.size:
             yield rows.flush()

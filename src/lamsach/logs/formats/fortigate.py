@@ -36,9 +36,10 @@ COLUMNS = (
     "log_type",
     "line",
 )
-_PAIR = re.compile(r'([A-Za-z_][\w-]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_PAIR = re.compile(r'([A-Za-z_][\w-]*)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)')
 _LOGID = re.compile(r'\blogid="?\d{10}"?(?:\s|$)')
 _TYPE = re.compile(r'\btype="?(?:traffic|utm|event|anomaly)"?(?:\s|$)')
+_ESCAPE = re.compile(r"\\(.)")
 _TRAFFIC_TYPES = frozenset(("traffic", "utm"))
 
 
@@ -46,71 +47,81 @@ def sniff(head: list[str]) -> bool:
     return any(_LOGID.search(line) is not None and _TYPE.search(line) is not None for line in head)
 
 
-def parse_pairs(line: str) -> dict[str, str]:
-    """The key=value fields of a line, with quotes (and backslash escapes in them) removed."""
-    fields: dict[str, str] = {}
-    for key, value in _PAIR.findall(line):
-        if value.startswith('"'):
+class KeyValues:
+    """The key=value fields of a line; quotes (and escapes in them) are removed when read."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, line: str) -> None:
+        self.raw = dict(_PAIR.findall(line))
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if value[:1] == '"':
             value = value[1:-1]
             if "\\" in value:
-                value = re.sub(r"\\(.)", r"\1", value)
-        fields[key] = value
-    return fields
+                value = _ESCAPE.sub(r"\1", value)
+        return value
+
+    def text(self, key: str) -> str:
+        return self.get(key) or ""
 
 
-def _time(fields: dict[str, str]) -> int | None:
+def _time(fields: KeyValues) -> int | None:
     # eventtime is epoch based (UTC); date/time are the device's wall clock, offset by tz if given.
-    epoch = fields.get("eventtime", "")
+    epoch = fields.text("eventtime")
     if epoch:
         micros = micros_from_epoch_number(epoch)
         if micros is not None:
             return micros
-    date, clock = fields.get("date", ""), fields.get("time", "")
+    date, clock = fields.text("date"), fields.text("time")
     if not date or not clock:
         return None
-    tz = fields.get("tz", "")
+    tz = fields.text("tz")
     if len(tz) == 5 and tz[0] in "+-":
         tz = f"{tz[:3]}:{tz[3:]}"
     return to_micros(parse_iso(f"{date}T{clock}{tz if tz[:1] in ('+', '-') else ''}"))
 
 
-def _web(fields: dict[str, str]) -> tuple[str | None, str | None]:
+def _web(fields: KeyValues) -> tuple[str | None, str | None]:
     # Web filter logs give the host name and a URL that is, depending on the FortiOS version,
     # either complete or only the path.
     host = fields.get("hostname") or None
     url = fields.get("url") or None
     if url and url.startswith("/") and host:
-        scheme = "https" if fields.get("service", "").upper() == "HTTPS" else "http"
+        scheme = "https" if fields.text("service").upper() == "HTTPS" else "http"
         url = f"{scheme}://{host}{url}"
     elif url and "://" not in url:
         url = None
     return (host.lower().rstrip(".") if host else None), url
 
 
-def _answers(fields: dict[str, str]) -> list[str] | None:
-    text = fields.get("ipaddr", "")
+def _answers(fields: KeyValues) -> list[str] | None:
+    text = fields.text("ipaddr")
     if not text:
         return None
     found = [ip for ip in (canonical_ip(part) for part in text.split(",")) if ip]
     return found or None
 
 
-def to_row(fields: dict[str, str], number: int) -> tuple[object, ...] | None:
+def to_row(fields: KeyValues, number: int) -> tuple[object, ...] | None:
     """The canonical row of one traffic or UTM log, or None if it has no addresses."""
     src_ip, dst_ip = canonical_ip(fields.get("srcip")), canonical_ip(fields.get("dstip"))
     if src_ip is None and dst_ip is None:
         return None
-    kind, subtype = fields.get("type"), fields.get("subtype", "")
+    kind, subtype = fields.get("type"), fields.text("subtype")
     host, url = _web(fields)
     answers = None
     log_type = "conn"
     if kind == "utm" and subtype == "dns":
-        host = (fields.get("qname") or "").lower().rstrip(".") or host
+        host = fields.text("qname").lower().rstrip(".") or host
         answers = _answers(fields)
         log_type = "dns"
     elif host or url:
         log_type = "http"
-    sent, received = fields.get("sentbyte", ""), fields.get("rcvdbyte", "")
+    sent, received = fields.text("sentbyte"), fields.text("rcvdbyte")
     size = None
     if sent.isdigit() or received.isdigit():
         size = (int(sent) if sent.isdigit() else 0) + (int(received) if received.isdigit() else 0)
@@ -138,7 +149,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
-        fields = parse_pairs(line)
+        fields = KeyValues(line)
         kind = fields.get("type")
         if kind is None:
             skip("not a FortiGate log", number)

@@ -13,9 +13,8 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, port, proto_name
+from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, stamp_end, syslog_micros
 from lamsach.logs.formats._rows import RowBuffer
-from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 COLUMNS = (
     "time",
@@ -31,7 +30,11 @@ COLUMNS = (
 )
 # IN= opens the packet fields; it follows the prefix directly ("[rule-D]IN=") or after a space.
 _IN = re.compile(r"(?:^|[\s\]:])IN=\S* OUT=")
-_FIELD = re.compile(r"([A-Z]+)=(\S*)")
+# The kernel writes the fields in a fixed order; the first PROTO= is the outer packet's, and
+# the first LEN= its IP length (a UDP header has a LEN of its own further on).
+_PACKET = re.compile(
+    r" SRC=(\S+) DST=(\S+) LEN=(\d+)\b[^\[]*? PROTO=(\w+)(?: SPT=(\d+) DPT=(\d+))?"
+)
 _UFW = re.compile(r"\[UFW ([A-Z]+)\]")
 _EDGEOS = re.compile(r"\[[^\]\s]+-([ADR])\]")
 _WORD = re.compile(r"(DROP|DENY|REJECT|BLOCK|ACCEPT|ALLOW|PERMIT)", re.IGNORECASE)
@@ -59,16 +62,17 @@ def action_of(prefix: str) -> str | None:
     return match.group(1).lower() if match is not None else None
 
 
-def parse_fields(text: str) -> dict[str, str]:
-    """The KEY=value fields of the packet, without those of a packet quoted inside an ICMP error."""
-    inner = text.find(" [SRC=")
-    if inner >= 0:
-        text = text[:inner]
-    fields: dict[str, str] = {}
-    for key, value in _FIELD.findall(text):
-        # The first LEN is the IP length; later ones (UDP LEN) must not override it.
-        fields.setdefault(key, value)
-    return fields
+def _log_prefix(head: str) -> str:
+    # The rule's log prefix follows "kernel:" (and the uptime); without it, the time stamp.
+    rest = head[stamp_end(head) :]
+    kernel = rest.find("kernel:")
+    return rest[kernel + 7 :] if kernel >= 0 else rest
+
+
+def parse_fields(text: str) -> tuple[str | None, ...] | None:
+    """SRC, DST, LEN, PROTO, SPT, DPT of the packet (not of a packet quoted in an ICMP error)."""
+    match = _PACKET.search(text)
+    return match.groups() if match is not None else None
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
@@ -83,22 +87,25 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             skip("not a netfilter line", number)
             continue
         fields = parse_fields(line[match.start() :])
-        src_ip, dst_ip = canonical_ip(fields.get("SRC")), canonical_ip(fields.get("DST"))
+        if fields is None:
+            skip("bad netfilter line", number)
+            continue
+        src, dst, length, proto, spt, dpt = fields
+        src_ip, dst_ip = canonical_ip(src), canonical_ip(dst)
         if src_ip is None or dst_ip is None:
             skip("bad netfilter line", number)
             continue
-        header = strip_syslog(line[: match.start() + 1])
-        length = fields.get("LEN", "")
+        head = line[: match.start() + 1]
         rows.rows.append(
             (
-                to_micros(header.timestamp),
+                syslog_micros(head),
                 src_ip,
-                port(fields.get("SPT")),
+                port(spt),
                 dst_ip,
-                port(fields.get("DPT")),
-                proto_name(fields.get("PROTO")),
-                int(length) if length.isdigit() else None,
-                action_of(f"{header.program or ''} {header.message}"),
+                port(dpt),
+                proto_name(proto),
+                int(length) if length else None,
+                action_of(_log_prefix(head)),
                 "conn",
                 number,
             )

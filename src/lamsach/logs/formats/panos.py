@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO
 
 import pyarrow as pa
@@ -32,7 +33,7 @@ COLUMNS = (
     "line",
 )
 # FUTURE_USE, receive time, serial number, type: the start of every PAN-OS CSV log.
-_START = re.compile(r"(?:^|[\s>])\d+,(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d),[^,]*,([A-Z]+),")
+_START = re.compile(r"(?:^|[\s>])\d+,(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d),[^,]*,([A-Z]+),")
 _TYPES = frozenset(
     {"TRAFFIC", "THREAT", "SYSTEM", "CONFIG", "HIPMATCH", "GLOBALPROTECT", "USERID", "IPTAG"}
     | {"CORRELATION", "AUTHENTICATION", "DECRYPTION", "TUNNEL", "GTP", "SCTP", "AUDIT"}
@@ -45,9 +46,25 @@ SUBTYPE, SRC, DST, SPORT, DPORT, PROTO, ACTION, BYTES, MISC = 4, 7, 8, 24, 25, 2
 def sniff(head: list[str]) -> bool:
     for line in head:
         match = _START.search(line)
-        if match is not None and match.group(7) in _TYPES:
+        if match is not None and match.group(2) in _TYPES:
             return True
     return False
+
+
+@lru_cache(maxsize=4096)
+def _receive_time(text: str) -> int | None:
+    # "2018/11/30 16:09:07": the firewall's clock, taken as UTC
+    try:
+        return micros_utc(
+            int(text[:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+        )
+    except ValueError:
+        return None
 
 
 def _split(payload: str) -> list[str]:
@@ -77,11 +94,7 @@ def to_row(match: re.Match[str], fields: list[str], number: int) -> tuple[object
     src_ip, dst_ip = canonical_ip(fields[SRC]), canonical_ip(fields[DST])
     if src_ip is None or dst_ip is None:
         return None
-    year, month, day, hh, mm, ss = (int(part) for part in match.groups()[:6])
-    try:
-        stamp: int | None = micros_utc(year, month, day, hh, mm, ss)
-    except ValueError:
-        stamp = None
+    stamp = _receive_time(match.group(1))
     host = url = None
     size = None
     if fields[3] == "TRAFFIC":
@@ -121,7 +134,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if match is None:
             skip("not a PAN-OS log", number)
             continue
-        kind = match.group(7)
+        kind = match.group(2)
         if kind not in ("TRAFFIC", "THREAT"):
             skip("not traffic", number)
             continue
