@@ -8,6 +8,7 @@ CRC32 checksums of both headers.
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -440,3 +441,23 @@ def test_sysmon_claims_no_other_real_sample(shared_data: Path) -> None:
             continue
         with open_text(str(path)) as stream:
             assert not TEXT_FORMAT.sniff(read_head(stream)), path
+
+
+def test_json_export_of_message_only(tmp_path: Path) -> None:
+    # Get-WinEvent ... | Select-Object TimeCreated, Id, Message | ConvertTo-Json -Compress
+    events = [
+        {
+            "TimeCreated": "/Date(1709626981000)/",
+            "Id": 22,
+            "Message": "Dns query:\r\nRuleName: -\r\nUtcTime: 2024-03-05 08:23:01.000\r\n"
+            "QueryName: x.evil.example\r\nQueryStatus: 0\r\nQueryResults: ::ffff:192.0.2.9;",
+        },
+        {"TimeCreated": "/Date(1709626982000)/", "Id": 11, "Message": "File created:\r\nx: y"},
+    ]
+    path = tmp_path / "dns.json"
+    path.write_text(json.dumps(events) + "\n")
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    assert table.column("host").to_pylist() == ["x.evil.example"]
+    assert table.column("answers").to_pylist() == [["192.0.2.9"]]
+    assert stats.skipped == {"not network event": 1}

@@ -39,6 +39,7 @@ EVTX_CHUNK_SIZE = 0x10000
 MAX_JSON_CHARS = 64 << 20  # one pretty-printed JSON value is read whole, up to this size
 NETWORK_EVENTS = frozenset((3, 22))
 
+_TITLES = ('"Network connection detected:', '"Dns query:')
 _EVENT_START = re.compile(r"<Event[\s>]")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _MS_DATE = re.compile(r"/Date\((-?\d+)")
@@ -396,7 +397,9 @@ def read_evtx(stream: IO[bytes], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 def sniff(head: list[str]) -> bool:
     text = "\n".join(head)
-    if "Microsoft-Windows-Sysmon" not in text:
+    # The provider names Sysmon; an export of only TimeCreated, Id and Message still shows
+    # Sysmon's own event titles.
+    if "Microsoft-Windows-Sysmon" not in text and not any(t in text for t in _TITLES):
         return False
     first = head[0].lstrip("\ufeff \t")
     return first.startswith(("<Event", "<?xml", "<Events", "{", "["))
