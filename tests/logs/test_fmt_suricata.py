@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats import ReadContext, ReadStats, get_format, suricata
+from lamsach.logs.formats._suricata_fast import fast_batch
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
 
@@ -155,3 +157,100 @@ def test_eve_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert sniff(head[:20]) == (path.parent.name == "suricata"), path
+
+
+def _both_ways(
+    path: Path, chunk: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], ReadStats, ReadStats]:
+    out = []
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(suricata.read_lines(stream, ctx, fast=fast))
+        out.append((pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist(), stats))
+    return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+def _generated_eve(path: Path) -> None:
+    events = []
+    for i in range(200):
+        event: dict[str, Any] = {
+            "timestamp": f"2024-03-01T03:00:{i % 60:02d}.{i:06d}+0700",
+            "src_ip": f"10.9.{i % 5}.{i % 250 + 1}",
+            "src_port": 40000 + i,
+            "dest_ip": "2001:0db8:0000:0000:0000:0000:0000:0053" if i % 4 == 0 else "10.9.0.1",
+            "dest_port": 53,
+            "proto": "UDP",
+        }
+        kind = i % 6
+        if kind == 0:
+            answers = [{"rrname": "a", "rrtype": "CNAME", "rdata": "b.example"}]
+            answers.append({"rrname": "b.example", "rrtype": "A", "rdata": f"192.0.2.{i % 250}"})
+            event |= {
+                "event_type": "dns",
+                "dns": {"type": "answer", "rrname": f"Q{i}.Example.", "answers": answers},
+            }
+        elif kind == 1:
+            event |= {"event_type": "dns", "src_port": 53, "dest_port": 41000}
+            event["dns"] = {
+                "type": "answer",
+                "rrname": f"v1-{i}.example",
+                "rrtype": "A",
+                "rdata": "192.0.2.9",
+            }
+        elif kind == 2:
+            http = {
+                "hostname": f"H{i}.example.org",
+                "url": f"/p/{i}",
+                "http_port": 8080,
+                "length": i,
+            }
+            event |= {"event_type": "http", "proto": "TCP", "http": http}
+        elif kind == 3:
+            event |= {
+                "event_type": "tls",
+                "tls": {"sni": f"s{i}.example.net.", "fingerprint": "AA:BB"},
+            }
+        elif kind == 4:
+            flow = {"bytes_toserver": i, "bytes_toclient": 2 * i}
+            event |= {"event_type": "alert", "alert": {"action": "blocked"}, "flow": flow}
+        else:
+            event = {"timestamp": event["timestamp"], "event_type": "stats", "stats": {"uptime": i}}
+        events.append(json.dumps(event))
+    path.write_text("\n".join(events) + "\n", encoding="utf-8")
+
+
+def test_column_reader_equals_line_reader_on_generated_eve(tmp_path: Path) -> None:
+    path = tmp_path / "eve.json"
+    _generated_eve(path)
+    with path.open(encoding="utf-8") as stream:
+        lines = stream.readlines()
+    assert fast_batch(lines[:50], 1, str(path), ReadStats(file=str(path))) is not None
+    fast, slow, fast_stats, slow_stats = _both_ways(path, 50)
+    assert len(fast) == 200 - 33
+    assert fast == slow
+    assert (
+        fast_stats.skipped
+        == slow_stats.skipped
+        == {"ignored: stats event (not a network event)": 33}
+    )
+    assert fast_stats.examples == slow_stats.examples
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_column_reader_equals_line_reader_on_edge_cases(chunk: int) -> None:
+    fast, slow, fast_stats, slow_stats = _both_ways(DATA / "a_suricata_eve.json", chunk)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("chunk", [3, 1000])
+@pytest.mark.parametrize("name", ["elastic-test-eve-small.json", "elastic-test-eve-6-0.json"])
+def test_column_reader_equals_line_reader_on_real_eve(
+    shared_data: Path, name: str, chunk: int
+) -> None:
+    fast, slow, fast_stats, slow_stats = _both_ways(shared_data / "logs" / "suricata" / name, chunk)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped

@@ -8,7 +8,8 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
+from lamsach.logs.formats._ndjson import chunks
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -17,6 +18,7 @@ from lamsach.logs.formats._rows import (
     ips_in,
     to_int,
 )
+from lamsach.logs.formats._suricata_fast import fast_batch
 
 COLUMNS = (
     "time",
@@ -163,12 +165,9 @@ def _row(event: dict[str, Any], event_type: str, line_no: int) -> tuple[Any, ...
     )
 
 
-def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    buffer = RowBuffer(ctx, COLUMNS)
-    rows = buffer.rows
-    stats = ctx.stats
+def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator[tuple[Any, ...]]:
     loads = json.loads
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(lines, first_line):
         if not line.strip():
             continue
         try:
@@ -185,12 +184,29 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             # stats and engine events carry no addresses: not an error, but said so.
             stats.skip(f"ignored: {event_type} event (not a network event)", line_no)
             continue
-        rows.append(row)
-        if len(rows) >= buffer.size:
-            yield buffer.flush()
-            rows = buffer.rows
-    if rows:
+        yield row
+
+
+def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
+    """Batches of an EVE stream; ``fast`` tries each chunk with Arrow first."""
+    buffer = RowBuffer(ctx, COLUMNS)
+    for first_line, lines in chunks(stream, buffer.size):
+        batch = fast_batch(lines, first_line, ctx.file, ctx.stats) if fast else None
+        if batch is not None:
+            if buffer.rows:
+                yield buffer.flush()
+            yield batch
+            continue
+        for row in _read_lines(lines, first_line, ctx.stats):
+            buffer.rows.append(row)
+            if len(buffer.rows) >= buffer.size:
+                yield buffer.flush()
+    if buffer.rows:
         yield buffer.flush()
+
+
+def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    return read_lines(stream, ctx)
 
 
 def sniff(head: list[str]) -> bool:
