@@ -113,3 +113,10 @@ def test_export_errors(tmp_path: Path) -> None:
     assert code == 2 and "unknown format" in out
     code, out = _run("ioc", "export", junk, "--format", "txt", "--types", "ipv5")
     assert code == 2
+
+
+def test_rejected_text_is_printed_literally() -> None:
+    # STIX patterns look like rich markup ("[domain-name:value = ...]"); they must show as written.
+    code, out = _run("ioc", "import", DATA / "stix-bundle.json", "--show-rejects")
+    assert code == 0
+    assert "[domain-name:value = 'unterminated]" in out

@@ -111,3 +111,12 @@ def test_every_line_is_accounted_for(data_dir: Path) -> None:
     for report in result.files:
         # Entries are accepted (perhaps as duplicates) or rejected, never lost.
         assert report.accepted + report.rejected == report.entries, report.file
+
+
+def test_whole_folder_of_mixed_lists(data_dir: Path) -> None:
+    result = import_paths([data_dir])
+    assert [Path(report.file).name for report in result.errors] == ["broken.json"]
+    skipped = {Path(p).name for p in result.skipped_files}
+    assert skipped == {"LICENSE", "hashes.csv"}  # the nested MISP feed is read by its manifest
+    formats = {report.format for report in result.files if report.format}
+    assert formats == {"txt", "hosts", "csv", "zeek", "suricata", "stix", "misp", "maltrail"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lamsach.cli import ioc_index
@@ -27,7 +28,7 @@ app.command("check")(ioc_index.check)
 
 
 def _fail(console: Console, message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(EXIT_ERROR)
 
 
@@ -86,7 +87,8 @@ def import_(
     if rejects_out is not None:
         _write_rejects(rejects_out, result.rejects + result.warnings)
     for report in result.errors:
-        console.print(f"[red]error:[/red] {report.file}: {report.error}", highlight=False)
+        message = f"{report.file}: {report.error}"
+        console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     if out is not None:
         from lamsach.matching.index import IndicatorIndex
 
@@ -108,7 +110,8 @@ def _print_summary(console: Console, result: ImportResult, elapsed: float, allow
         highlight=False,
     )
     if result.skipped_files:
-        console.print(f"skipped (not lists): {', '.join(result.skipped_files)}", highlight=False)
+        skipped = escape(", ".join(result.skipped_files))
+        console.print(f"skipped (not lists): {skipped}", highlight=False)
     counts = result.counts
     table = Table(title="Indicators by type")
     table.add_column("type")
@@ -145,9 +148,10 @@ def _print_rejects(console: Console, rejects: list[Reject]) -> None:
             continue
         shown_per[reject.reason] = shown_per.get(reject.reason, 0) + 1
         shown += 1
+        where, text = escape(reject.location), escape(repr(reject.text))
         console.print(
-            f"{reject.location}: [yellow]{reject.reason}[/yellow] {reject.text!r}"
-            + (f" ({reject.message})" if reject.message else ""),
+            f"{where}: [yellow]{reject.reason}[/yellow] {text}"
+            + (f" ({escape(reject.message)})" if reject.message else ""),
             highlight=False,
             soft_wrap=True,
         )

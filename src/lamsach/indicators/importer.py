@@ -152,28 +152,36 @@ def _jobs(paths: Iterable[str | Path], source: str | None, result: ImportResult)
     for raw in paths:
         path = Path(raw)
         name = source or (path.name if path.is_dir() else path.stem) or str(path)
-        if not path.is_dir():
+        if path.is_dir():
+            _walk(path, path, name, jobs, result)
+        else:
             jobs.append(_Job(path, str(path), name, None))
-            continue
-        if (path / FEED_MANIFEST).is_file():
-            try:
-                events = feed_events(path)
-            except MalformedFile as exc:
-                result.files.append(FileReport(str(path / FEED_MANIFEST), error=str(exc)))
-                continue
-            listed = set(events) | {path / FEED_MANIFEST}
-            jobs.extend(_Job(event, str(event), name, None) for event in events)
-            result.skipped_files.extend(
-                str(p) for p in sorted(path.iterdir()) if p.is_file() and p not in listed
-            )
-            continue
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            relative = file.relative_to(path)
-            if any(part.startswith(".") for part in relative.parts) or _not_a_list(file):
-                result.skipped_files.append(str(file))
-                continue
-            jobs.append(_Job(file, str(file), name, path))
     return jobs
+
+
+def _walk(folder: Path, root: Path, name: str, jobs: list[_Job], result: ImportResult) -> None:
+    """Files under ``folder`` in name order; a folder with a manifest.json is a MISP feed."""
+    if (folder / FEED_MANIFEST).is_file():
+        try:
+            events = feed_events(folder)
+        except MalformedFile as exc:
+            result.files.append(FileReport(str(folder / FEED_MANIFEST), error=str(exc)))
+            return
+        listed = set(events) | {folder / FEED_MANIFEST}
+        jobs.extend(_Job(event, str(event), name, None) for event in events)
+        result.skipped_files.extend(
+            str(p) for p in sorted(folder.iterdir()) if p.is_file() and p not in listed
+        )
+        return
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            _walk(entry, root, name, jobs, result)
+        elif _not_a_list(entry):
+            result.skipped_files.append(str(entry))
+        elif entry.is_file():
+            jobs.append(_Job(entry, str(entry), name, root))
 
 
 def _not_a_list(file: Path) -> bool:
