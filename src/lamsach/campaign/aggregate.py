@@ -60,11 +60,18 @@ def subtree_totals(
     *,
     include_root: bool = False,
     statuses: Sequence[str] = COUNTED,
+    reports: list[tuple[int, str]] | None = None,
 ) -> dict[str, int]:
-    """Sum of every summed row over the subtree's received reports (root excluded by default)."""
+    """Sum of every summed row over the subtree's received reports (root excluded by default).
+
+    ``reports``: the (report id, unit path) pairs of those reports when the caller has them.
+    """
     codes = _summed_codes(session, campaign)
     totals = dict.fromkeys(codes, 0)
-    reports = _counted_reports(session, campaign, root, include_root, statuses)
+    if reports is None:
+        reports = _counted_reports(session, campaign, root, include_root, statuses)
+    else:
+        reports = sorted(reports, key=lambda r: r[1])
     kept = top_most(reports)
     base = select(ReportValue.row_code, func.sum(ReportValue.number)).where(
         ReportValue.row_code.in_(codes)

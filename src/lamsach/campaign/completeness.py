@@ -16,7 +16,7 @@ REPORTED = ("submitted", "approved")
 NOT_STARTED = "not_started"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitStatus:
     unit_id: int
     code: str
@@ -125,7 +125,9 @@ def completeness(
     units: list[tuple[str, UnitStatus]] = []
     own: UnitStatus | None = None
     received: dict[date, int] = {}
-    for row in session.execute(stmt):
+    counted: list[tuple[int, str]] = []
+    # Core rows, not ORM ones: 10,000 of them come back several times faster.
+    for row in session.connection().execute(stmt):
         (uid, code, name, kind, depth, parent_id, path, rid, status, first, last, on_time, ext) = (
             row
         )
@@ -155,6 +157,8 @@ def completeness(
             own = item
             continue
         units.append((path, item))
+        if status in REPORTED:
+            counted.append((rid, path))
         overall.add(item)
         by_level.setdefault(item.depth, Rates()).add(item)
         by_kind.setdefault(kind, Rates()).add(item)
@@ -177,6 +181,6 @@ def completeness(
         by_kind=dict(sorted(by_kind.items())),
         units=[item for _, item in units],
         own=own,
-        totals=subtree_totals(session, campaign, root) if with_totals else {},
+        totals=subtree_totals(session, campaign, root, reports=counted) if with_totals else {},
         timeline=timeline,
     )
