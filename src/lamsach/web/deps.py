@@ -75,10 +75,9 @@ def get_db(request: Request) -> Iterator[Session]:
     session = get_portal(request).sessions()
     try:
         yield session
-    except BaseException:
-        session.rollback()
-        raise
     finally:
+        # close() rolls back what was not committed but, unlike rollback(), leaves loaded objects
+        # readable: the error page still shows who is logged in.
         session.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -182,7 +183,7 @@ class TaskOut(BaseModel):
 
 
 def task_out(task: Task) -> TaskOut:
-    return TaskOut(**task.__dict__)
+    return TaskOut(**asdict(task))
 
 
 class ValuesIn(BaseModel):
@@ -327,8 +328,8 @@ def completeness_out(result: Completeness, units: list[UnitStatus]) -> Completen
         overall=rates_out(result.overall),
         by_level={k: rates_out(v) for k, v in result.by_level.items()},
         by_kind={k: rates_out(v) for k, v in result.by_kind.items()},
-        units=[UnitStatusOut(**u.__dict__) for u in units],
-        own=UnitStatusOut(**result.own.__dict__) if result.own else None,
+        units=[UnitStatusOut(**asdict(u)) for u in units],
+        own=UnitStatusOut(**asdict(result.own)) if result.own else None,
         totals=result.totals,
         timeline=result.timeline,
     )

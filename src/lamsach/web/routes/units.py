@@ -88,6 +88,7 @@ def export_bytes(db: Session, user: User, fmt: str, root_id: int | None) -> tupl
 
 async def import_upload(request: Request, db: Session, user: User, upload: UploadFile) -> ImportOut:
     """Read the upload within the size limit and hand it to the domain's import (all or nothing)."""
+    require_anywhere(user, Action.MANAGE_UNITS)
     limit = get_portal(request).settings.upload_max_bytes
     name = upload.filename or ""
     if not name.lower().endswith(IMPORT_SUFFIXES):
