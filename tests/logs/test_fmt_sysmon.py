@@ -461,3 +461,13 @@ def test_json_export_of_message_only(tmp_path: Path) -> None:
     assert table.column("host").to_pylist() == ["x.evil.example"]
     assert table.column("answers").to_pylist() == [["192.0.2.9"]]
     assert stats.skipped == {"not network event": 1}
+
+
+def test_compressed_evtx(tmp_path: Path) -> None:
+    import zstandard
+
+    path = tmp_path / "Sysmon.evtx.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(evtx_bytes([_events()])))
+    assert detect_format(str(path)).name == "sysmon-evtx"
+    table, _ = read_table(path)
+    assert table.column("line").to_pylist() == [11, 12, 15]

@@ -355,18 +355,29 @@ def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[
     yield from rest
 
 
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    # Decompressing streams may return less than asked for before the end.
+    data = stream.read(size)
+    while 0 < len(data) < size:
+        more = stream.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
 def read_evtx(stream: IO[bytes], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     """Records of an EVTX file, one 64 KiB chunk in memory at a time; ``line`` is the record id."""
     from Evtx.Evtx import ChunkHeader  # python-evtx: loaded only for EVTX files
 
     rows = RowBuffer(ctx, COLUMNS)
-    header = stream.read(EVTX_HEADER_SIZE)
+    header = _read_exactly(stream, EVTX_HEADER_SIZE)
     if not header.startswith(EVTX_MAGIC):
         ctx.stats.skip("not an EVTX file", 1)
         return
     index = 0
     while True:
-        block = stream.read(EVTX_CHUNK_SIZE)
+        block = _read_exactly(stream, EVTX_CHUNK_SIZE)
         index += 1
         if len(block) < EVTX_CHUNK_SIZE:
             if block.strip(b"\x00"):
