@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,6 +136,22 @@ def test_rpz_zone(tmp_path: Path) -> None:
     assert back.files[0].format == "rpz" and back.rejects == []
     wanted = {T.DOMAIN, T.HOSTNAME, T.IPV4, T.IPV6, T.CIDR}
     assert _keys(back.indicators) == _keys(_sample(), wanted)
+
+
+@pytest.mark.skipif(shutil.which("named-checkzone") is None, reason="BIND utilities not installed")
+def test_rpz_zone_loads_in_bind(tmp_path: Path) -> None:
+    long_name = ".".join(["a" * 60] * 4) + ".top"  # 247 characters: too long with the zone
+    sample = [*_sample(), Indicator(T.DOMAIN, long_name)]
+    result = export(sample, "rpz", zone="rpz.cert.vn", now=NOW)
+    assert result.skipped["name-too-long"] == 1
+    zone = _write(tmp_path, "cert.rpz", result.files[""])
+    check = subprocess.run(
+        ["named-checkzone", "-i", "none", "rpz.cert.vn", str(zone)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_hosts_round_trip(tmp_path: Path) -> None:

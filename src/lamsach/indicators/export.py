@@ -42,6 +42,7 @@ _SUPPORTED: dict[str, frozenset[IndicatorType]] = {
     ),
     "hosts": frozenset({IndicatorType.DOMAIN, IndicatorType.HOSTNAME}),
 }
+_NAMES = (IndicatorType.DOMAIN, IndicatorType.HOSTNAME)
 
 
 @dataclass(slots=True)
@@ -76,12 +77,17 @@ def export(
         result.written = len(chosen) - sum(suricata.skipped.values())
         return result
     supported = _SUPPORTED[format]
+    # In a zone every name gets the zone name appended (and "*." for domains): a name that
+    # would pass 253 characters would make the resolver refuse the whole zone.
+    room = 253 - len(zone.rstrip(".")) - 3
     kept = []
     for indicator in chosen:
-        if indicator.type in supported:
-            kept.append(indicator)
-        else:
+        if indicator.type not in supported:
             result.skipped[indicator.type.value] += 1
+        elif format == "rpz" and indicator.type in _NAMES and len(indicator.value) > room:
+            result.skipped["name-too-long"] += 1
+        else:
+            kept.append(indicator)
     result.written = len(kept)
     if format == "txt":
         text = "".join(f"{indicator.value}\n" for indicator in kept)
