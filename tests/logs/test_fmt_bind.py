@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.formats._syslog import strip_syslog
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
@@ -147,3 +149,19 @@ def test_bind_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert sniff(head[:20]) == (path.parent.name == "bind"), path
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.2.3.4", "255.255.255.255", "0.0.0.0", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5",
+     "1.2.3.", "::1", "2001:0db8:0000:0000:0000:0000:0000:0001", "fe80::1%eth0", "[2001:db8::1]",
+     "2001:db8::g", "example.com", "", "10.0.0.010"],
+)  # fmt: skip
+def test_ip_or_none_agrees_with_ipaddress(text: str) -> None:
+    bare = text.strip("[]").split("%", 1)[0]
+    try:
+        expected: str | None = ipaddress.ip_address(bare).compressed
+    except ValueError:
+        expected = None
+    assert ip_or_none(text) == expected
+    assert ip_or_none(text) == expected  # and again, from the cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -15,6 +16,9 @@ from lamsach.logs.formats._syslog import parse_iso, to_micros
 from lamsach.logs.schema import batch_from_columns
 
 _IPV4_CHARS = frozenset("0123456789.")
+# Dotted quad as ipaddress accepts it (no leading zeros), without building an object.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 class RowBuffer:
@@ -63,18 +67,29 @@ def to_int(value: Any) -> int | None:
         return None
 
 
+# Logs repeat the same few thousand addresses: parsing each once is most of the saving.
+_IP_CACHE: dict[str, str | None] = {}
+_IP_CACHE_SIZE = 100_000
+
+
 def ip_or_none(text: Any) -> str | None:
     """The address if the text is an IPv4 or IPv6 one (IPv6 compressed, zone dropped), else None."""
     if not isinstance(text, str) or not text:
         return None
+    try:
+        return _IP_CACHE[text]
+    except KeyError:
+        pass
+    address = _parse_ip(text)
+    if len(_IP_CACHE) >= _IP_CACHE_SIZE:
+        _IP_CACHE.clear()
+    _IP_CACHE[text] = address
+    return address
+
+
+def _parse_ip(text: str) -> str | None:
     if _IPV4_CHARS.issuperset(text):
-        if text.count(".") != 3:
-            return None
-        try:
-            ipaddress.IPv4Address(text)
-        except ValueError:
-            return None
-        return text
+        return text if _IPV4.fullmatch(text) else None
     if ":" not in text:
         return None
     try:
