@@ -471,3 +471,25 @@ def test_compressed_evtx(tmp_path: Path) -> None:
     assert detect_format(str(path)).name == "sysmon-evtx"
     table, _ = read_table(path)
     assert table.column("line").to_pylist() == [11, 12, 15]
+
+
+def test_reverse_dns_name_never_matches_a_domain(tmp_path: Path) -> None:
+    from lamsach.indicators.model import Indicator, IndicatorType
+    from lamsach.matching.index import IndicatorIndex
+    from lamsach.matching.kernel import match_batch
+
+    path = tmp_path / "Sysmon.evtx"
+    path.write_bytes(evtx_bytes([_events()]))
+    index = IndicatorIndex.build(
+        [
+            Indicator(IndicatorType.DOMAIN, "evil.example.com"),  # only a DestinationHostname
+            Indicator(IndicatorType.DOMAIN, "evil.example"),  # the parent of a QueryName
+            Indicator(IndicatorType.IPV4, "192.0.2.44"),  # an answer
+        ]
+    )
+    hits = pa.concat_tables(match_batch(batch, index) for batch in read_log(str(path))).to_pylist()
+    found = sorted((hit["indicator"], hit["observed"], hit["field"], hit["line"]) for hit in hits)
+    assert found == [
+        ("192.0.2.44", "192.0.2.44", "answers", 12),
+        ("evil.example", "c2.evil.example", "host", 12),
+    ]
