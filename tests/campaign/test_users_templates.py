@@ -65,6 +65,14 @@ def test_login_throttle_counts_recent_failures(session: Session) -> None:
         session, "khac", "10.2.2.2", now=start + timedelta(minutes=5), **locked
     )
     assert not audit.login_locked(session, "ai.do", "", now=start + timedelta(minutes=30), **locked)
+    # With a lock-out period, the block lasts that long after the burst of failures.
+    held = {**locked, "lockout_seconds": 3600}
+    assert audit.login_locked(session, "ai.do", "", now=start + timedelta(minutes=30), **held)
+    assert not audit.login_locked(session, "ai.do", "", now=start + timedelta(minutes=65), **held)
+    # Failures spread wider than the window never make a burst.
+    for hour in range(5):
+        authenticate(session, "cham", "sai", now=start + timedelta(hours=hour))
+    assert not audit.login_locked(session, "cham", "", now=start + timedelta(hours=4), **held)
 
 
 def test_user_rules_and_admin_scope(session: Session, tree) -> None:

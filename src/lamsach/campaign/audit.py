@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from lamsach.campaign.timeutil import utcnow
@@ -42,16 +42,16 @@ def record(
     return entry
 
 
+def _failures(username: str, client_ip: str) -> ColumnElement[bool]:
+    who = AuditEntry.username == username[:64]
+    if client_ip:
+        who = or_(who, AuditEntry.client_ip == client_ip[:64])
+    return and_(AuditEntry.action == LOGIN, AuditEntry.success.is_(False), who)
+
+
 def recent_login_failures(session: Session, username: str, client_ip: str, since: datetime) -> int:
     """Failed logins since ``since`` for this user name or from this address."""
-    stmt = select(func.count()).where(
-        AuditEntry.action == LOGIN,
-        AuditEntry.success.is_(False),
-        AuditEntry.at >= since,
-        or_(AuditEntry.username == username[:64], AuditEntry.client_ip == client_ip[:64])
-        if client_ip
-        else AuditEntry.username == username[:64],
-    )
+    stmt = select(func.count()).where(_failures(username, client_ip), AuditEntry.at >= since)
     return session.scalar(stmt) or 0
 
 
@@ -62,12 +62,36 @@ def login_locked(
     *,
     max_failures: int,
     window_seconds: int,
+    lockout_seconds: int | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """True while too many recent failures block logins for this name or address."""
+    """True while too many recent failures block logins for this name or address.
+
+    Blocked when ``max_failures`` failures fall within ``window_seconds`` of now, and, with
+    ``lockout_seconds``, for that long after any such burst of failures.
+    """
     now = now or utcnow()
-    since = now - timedelta(seconds=window_seconds)
-    return recent_login_failures(session, username, client_ip, since) >= max_failures
+    window = timedelta(seconds=window_seconds)
+    if recent_login_failures(session, username, client_ip, now - window) >= max_failures:
+        return True
+    if not lockout_seconds:
+        return False
+    hold = timedelta(seconds=lockout_seconds)
+    times = list(
+        session.scalars(
+            select(AuditEntry.at)
+            .where(_failures(username, client_ip), AuditEntry.at >= now - window - hold)
+            .order_by(AuditEntry.at)
+            .limit(10_000)
+        )
+    )
+    start = 0
+    for end, moment in enumerate(times):
+        while moment - times[start] > window:
+            start += 1
+        if end - start + 1 >= max_failures and now < moment + hold:
+            return True
+    return False
 
 
 def entries(
