@@ -100,3 +100,9 @@ def test_allow_list_bad_line_names_file_and_line(tmp_path: Path) -> None:
         read_allow_list(path)
     with pytest.raises(AllowListError, match="cannot read"):
         read_allow_list(tmp_path / "missing.txt")
+
+
+def test_single_labels() -> None:
+    assert _reason(T.DOMAIN, "localhost") == "single-label"
+    assert _reason(T.HOSTNAME, "fileserver") == "single-label"
+    assert _reason(T.DOMAIN, "vn") == "public-suffix"  # a real top-level domain

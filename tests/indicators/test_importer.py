@@ -120,3 +120,24 @@ def test_whole_folder_of_mixed_lists(data_dir: Path) -> None:
     assert skipped == {"LICENSE", "hashes.csv"}  # the nested MISP feed is read by its manifest
     formats = {report.format for report in result.files if report.format}
     assert formats == {"txt", "hosts", "csv", "zeek", "suricata", "stix", "misp", "maltrail"}
+
+
+def test_unknown_json_is_an_error_not_junk_lines(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text('{\n  "results": [\n    {"domain": "evil.example-evil.net"}\n  ]\n}\n')
+    result = import_paths([path])
+    assert result.rejects == []
+    assert "neither a STIX bundle nor MISP" in (result.errors[0].error or "")
+    # A plain list whose first line is a bracketed IPv6 with port is still a list.
+    listed = tmp_path / "list.txt"
+    listed.write_text("[2a0e:97c0:3e3:4a1::7]:443\n")
+    assert [i.value for i in import_paths([listed]).indicators] == ["[2a0e:97c0:3e3:4a1::7]:443"]
+
+
+def test_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"evil-in.example.net\n")))
+    result = import_paths(["-"])
+    assert [(i.value, i.sources) for i in result.indicators] == [("evil-in.example.net", {"stdin"})]

@@ -116,6 +116,11 @@ def check(indicator: Indicator, settings: GuardSettings = GuardSettings()) -> Re
     """Why ``indicator`` must not be applied, or None when it is specific enough."""
     kind = indicator.type
     if kind in (IndicatorType.DOMAIN, IndicatorType.HOSTNAME):
+        if "." not in indicator.value and indicator.value not in _rules().exact:
+            return Refusal(
+                "single-label",
+                f"{indicator.value} is a single label, not a domain name on the Internet",
+            )
         if settings.refuse_public_suffix and is_public_suffix(indicator.value):
             if _under_wildcard(indicator.value):
                 return Refusal(

@@ -26,7 +26,7 @@ from lamsach.indicators.normalize import (
     parse_value,
     refang,
 )
-from lamsach.logs.reader import open_binary
+from lamsach.logs.reader import STDIN, open_binary
 
 _HEAD_CHARS = 65536
 _ADDRESS_TYPES = (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR)
@@ -151,6 +151,9 @@ def _jobs(paths: Iterable[str | Path], source: str | None, result: ImportResult)
     jobs: list[_Job] = []
     for raw in paths:
         path = Path(raw)
+        if str(raw) == STDIN:
+            jobs.append(_Job(path, "<stdin>", source or "stdin", None))
+            continue
         name = source or (path.name if path.is_dir() else path.stem) or str(path)
         if path.is_dir():
             _walk(path, path, name, jobs, result)

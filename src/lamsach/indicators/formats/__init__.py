@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lamsach.indicators.formats import csvfile, hosts, misp, rpz, stix, suricata, text, zeek
@@ -35,10 +36,16 @@ def get_format(name: str) -> IndicatorFormat:
     raise ValueError(f"unknown indicator format {name!r} (known: {', '.join(FORMAT_NAMES)})")
 
 
+_JSON_START = re.compile(r"\s*(?:\{|\[\s*(?:[{\]]|$))")
+
+
 def detect_format(head: str, path: Path) -> IndicatorFormat:
     """The first format, most specific first, whose sniff claims the head of the file."""
     for fmt in FORMATS:
         if fmt.sniff(head, path):
+            if fmt.priority >= 50 and _JSON_START.match(head):
+                # Read line by line, a JSON document would give one junk reject per line.
+                raise MalformedFile("a JSON document that is neither a STIX bundle nor MISP")
             return fmt
     raise MalformedFile("no indicator format recognised")
 
