@@ -127,3 +127,32 @@ def test_csv_sniff_claims_no_real_sample(shared_data: Path) -> None:
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert not sniff(head[:20]), path
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a_generic_dns.csv", "csv"),
+        ("a_zeek_mixed.json.log", "zeek-json"),
+        ("a_suricata_eve.json", "suricata-eve"),
+        ("a_bind_queries.log", "bind"),
+        ("a_dnsmasq_pihole.log", "dnsmasq"),
+        ("a_windns_us.log", "windows-dns"),
+        ("a_squid_native.log", "squid"),
+    ],
+)
+def test_byte_order_mark_changes_nothing(tmp_path: Path, name: str, fmt: str) -> None:
+    # Files saved by Windows tools (Excel's "CSV UTF-8", Notepad) start with a BOM.
+    original = DATA / name
+    marked = tmp_path / name
+    marked.write_bytes(b"\xef\xbb\xbf" + original.read_bytes())
+    assert detect_format(str(marked)).name == fmt
+    plain_rows, plain_stats = read_rows(original, fmt, year="2024")
+    marked_rows, marked_stats = read_rows(marked, fmt, year="2024")
+    strip_file = [
+        {key: value for key, value in row.items() if key != "file"} for row in plain_rows.values()
+    ]
+    assert strip_file == [
+        {key: value for key, value in row.items() if key != "file"} for row in marked_rows.values()
+    ]
+    assert plain_stats.skipped == marked_stats.skipped

@@ -29,6 +29,8 @@ def chunks(stream: IO[Any], size: int) -> Iterator[tuple[int, list[str]]]:
         lines = list(islice(stream, size))
         if not lines:
             return
+        if first == 1:
+            lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark, as Windows tools write
         yield first, lines
         first += len(lines)
 

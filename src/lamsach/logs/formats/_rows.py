@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,24 @@ _IPV4_CHARS = frozenset("0123456789.")
 # Dotted quad as ipaddress accepts it (no leading zeros), without building an object.
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
+BOM = "\ufeff"
+
+
+def without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a stream with a byte-order mark (as Windows tools write) dropped from the
+    first; every other line passes untouched."""
+    iterator = iter(lines)
+    for first in iterator:
+        yield first.removeprefix(BOM)
+        break
+    yield from iterator
+
+
+def head_without_bom(head: list[str]) -> list[str]:
+    """The sniffed first lines with a byte-order mark dropped from the first."""
+    return [head[0].removeprefix(BOM), *head[1:]] if head else head
 
 
 class RowBuffer:

@@ -14,10 +14,12 @@ from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
+    head_without_bom,
     ip_or_none,
     ips_in,
     local_zone,
     syslog_year,
+    without_bom,
 )
 from lamsach.logs.formats._syslog import MONTHS, parse_iso, strip_syslog, to_micros
 
@@ -113,7 +115,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     stats = ctx.stats
     year = syslog_year(ctx)
     zone = local_zone(ctx)
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(without_bom(stream), 1):
         if not line.strip():
             continue
         stamp, _host, _program, message = strip_syslog(line, year)
@@ -137,6 +139,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     return any(isinstance(_parse(strip_syslog(line).message), tuple) for line in head)
 
 

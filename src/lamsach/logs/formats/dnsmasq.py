@@ -9,7 +9,14 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none, syslog_year
+from lamsach.logs.formats._rows import (
+    RowBuffer,
+    clean_host,
+    head_without_bom,
+    ip_or_none,
+    syslog_year,
+    without_bom,
+)
 from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 COLUMNS = ("time", "src_ip", "src_port", "host", "answers", "action", "log_type", "line")
@@ -72,7 +79,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     stats = ctx.stats
     year = syslog_year(ctx)
     clients = _Clients()
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(without_bom(stream), 1):
         if not line.strip():
             continue
         when, message = _message(line, year)
@@ -120,6 +127,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     # Most lines must be dnsmasq's: a router's syslog mixing in a few is left to other formats.
     ours = sum(1 for line in head if _message(line, 2000)[1] is not None)
     return ours > 0 and ours * 2 >= len(head)

@@ -16,6 +16,7 @@ from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
     epoch_or_iso_micros,
+    head_without_bom,
     ip_or_none,
     ips_in,
     to_int,
@@ -127,6 +128,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             break
     if not header_line.strip():
         return
+    header_line = header_line.removeprefix("\ufeff")  # Excel's "CSV UTF-8" starts with one
     delimiter = _delimiter(header_line, options)
     header = next(csv.reader([header_line], delimiter=delimiter))
     given = _given_mapping(options)
@@ -185,6 +187,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     # Last resort, asked after every other format: a header naming at least two known columns,
     # one of them an address, host or URL, and data lines as wide as the header.
     if len(head) < 2:

@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none
+from lamsach.logs.formats._rows import (
+    RowBuffer,
+    clean_host,
+    head_without_bom,
+    ip_or_none,
+    without_bom,
+)
 from lamsach.logs.formats._syslog import to_micros
 
 COLUMNS = (
@@ -112,7 +118,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     buffer = RowBuffer(ctx, COLUMNS)
     rows = buffer.rows
     stats = ctx.stats
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(without_bom(stream), 1):
         if not line.strip():
             continue
         native = _NATIVE.match(line)
@@ -143,6 +149,7 @@ def _proxy_line(line: str) -> bool:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     lines = [line for line in head if not line.startswith("#")]
     return bool(lines) and all(_proxy_line(line) for line in lines[:5])
 

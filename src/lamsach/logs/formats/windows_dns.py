@@ -16,7 +16,14 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._rows import RowBuffer, clean_host, ip_or_none, local_zone
+from lamsach.logs.formats._rows import (
+    RowBuffer,
+    clean_host,
+    head_without_bom,
+    ip_or_none,
+    local_zone,
+    without_bom,
+)
 from lamsach.logs.formats._syslog import to_micros
 
 COLUMNS = ("time", "src_ip", "dst_ip", "proto", "host", "action", "log_type", "line")
@@ -95,7 +102,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         pending.clear()
         return buffer.flush()
 
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(without_bom(stream), 1):
         if not line.strip() or line[0] in " \t":
             continue  # blank, the header's key table or a packet's detail lines
         match = _PACKET.match(line)
@@ -126,6 +133,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     return any(line.startswith(_HEADER_MARKS) or _PACKET.match(line) for line in head)
 
 

@@ -14,6 +14,7 @@ from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
     epoch_or_iso_micros,
+    head_without_bom,
     ip_or_none,
     ips_in,
     to_int,
@@ -265,6 +266,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
+    head = head_without_bom(head)
     for line in head[:3]:
         if not line.lstrip().startswith("{"):
             return False
