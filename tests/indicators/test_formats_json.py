@@ -123,3 +123,14 @@ def test_merging_across_formats(data_dir: Path) -> None:
     assert len(merged) == 1
     assert merged[0].sources == {"VNCERT/CC", "cert-vn", "maltrail"}
     assert merged[0].tags == {"DragonTail", "phishing", "dragontail", "malware"}
+
+
+def test_misp_hostile_structure_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(
+        '{"Event": {"uuid": "e1", "Attribute": [42, {"type": "domain", "to_ids": true, '
+        '"value": "odd.example-evil.net"}], "Object": {"not": "a list"}}}'
+    )
+    result = import_paths([path])
+    assert [i.value for i in result.indicators] == ["odd.example-evil.net"]
+    assert result.reject_counts == {"bad-misp": 2}

@@ -93,14 +93,28 @@ def _read_event(event: dict[str, Any], ctx: ReadContext) -> Iterator[RawEntry]:
     org = event.get("Orgc") or event.get("Org") or {}
     sources = frozenset({str(org["name"])}) if isinstance(org, dict) and org.get("name") else None
     event_date = parse_timestamp(event.get("date"))
-    attributes: list[dict[str, Any]] = list(event.get("Attribute") or [])
-    for obj in event.get("Object") or []:
-        if isinstance(obj, dict):
-            attributes.extend(obj.get("Attribute") or [])
     event_id = event.get("uuid") or event.get("id") or "?"
+    attributes = _list(event.get("Attribute"), f"event {event_id} Attribute", ctx)
+    for obj in _list(event.get("Object"), f"event {event_id} Object", ctx):
+        attributes.extend(_list(obj.get("Attribute"), f"event {event_id} object Attribute", ctx))
     for attribute in attributes:
-        if isinstance(attribute, dict):
-            yield from _read_attribute(attribute, event_id, event_tags, sources, event_date, ctx)
+        yield from _read_attribute(attribute, event_id, event_tags, sources, event_date, ctx)
+
+
+def _list(value: object, where: str, ctx: ReadContext) -> list[dict[str, Any]]:
+    """The objects of a JSON list, each thing that is not an object counted as a reject."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ctx.reject(None, "bad-misp", where, "expected a list of objects")
+        return []
+    items = []
+    for item in value:
+        if isinstance(item, dict):
+            items.append(item)
+        else:
+            ctx.reject(None, "bad-misp", f"{where}: {item!r}", "expected an object")
+    return items
 
 
 def _read_attribute(
