@@ -175,3 +175,41 @@ def test_failed_restore_leaves_database_untouched(database_url: str, tmp_path) -
         restore_url(database_url, broken)
     units, entries, names = _counts(database_url)
     assert (units, entries, names) == (2, 3, ["Cũ", "Mới"])
+
+
+def test_backup_of_a_database_without_schema_is_refused(database_url: str, tmp_path) -> None:
+    from lamsach.storage.backup import BackupError
+
+    with pytest.raises(BackupError, match="no lamsach schema"):
+        backup_url(database_url, tmp_path / "none.zip")
+    assert not (tmp_path / "none.zip").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".none")] == []
+
+
+@pytest.mark.postgres
+def test_postgres_restore_keeps_other_tables(tmp_path) -> None:
+    """A PostgreSQL database may be shared: a restore drops only lamsach's own tables."""
+    import uuid
+
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"lamsach_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade_url(url)
+        file = tmp_path / "b.zip"
+        backup_url(url, file)
+        engine = engine_for_url(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE other_app (x int)")
+            conn.exec_driver_sql("INSERT INTO other_app VALUES (42)")
+        restore_url(url, file)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT x FROM other_app").scalar() == 42
+        engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

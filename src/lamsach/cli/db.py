@@ -32,12 +32,12 @@ def backup_command(
     file: Path = typer.Argument(..., help="Backup file to write (a zip; replaced if it exists)."),
 ) -> None:
     """Write a consistent backup of the database, even while the portal runs."""
-    from lamsach.storage.backup import RestoreError, backup
+    from lamsach.storage.backup import BackupError, backup
 
     settings = Settings()
     try:
         info = backup(settings, file)
-    except RestoreError as exc:
+    except BackupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(

@@ -30,15 +30,20 @@ from lamsach import __version__
 from lamsach.settings import Settings
 from lamsach.storage.db import engine_for_url, sqlite_path
 from lamsach.storage.migrate import head_revision, known_revisions, upgrade_connection
+from lamsach.storage.models import Base
 
 FORMAT = "lamsach-backup"
 FORMAT_VERSION = 1
 META = "meta.json"
-SKIP_TABLES = {"alembic_version"}
+SKIP_TABLES = {"alembic_version"}  # the revision goes into meta.json instead
 BATCH = 1000
 
 
-class RestoreError(Exception):
+class BackupError(Exception):
+    """A backup could not be written (the database was only read)."""
+
+
+class RestoreError(BackupError):
     """The file cannot be restored; the database was not touched."""
 
 
@@ -77,18 +82,19 @@ def _decoder(column_type: Any) -> Any:
 
 
 def _reflect(conn: Connection) -> list[Table]:
+    """lamsach's tables as they are in this database (others sharing it are left alone)."""
     metadata = MetaData()
-    metadata.reflect(conn)
-    return [t for t in metadata.sorted_tables if t.name not in SKIP_TABLES]
+    metadata.reflect(conn, only=lambda name, _: name in Base.metadata.tables)
+    return list(metadata.sorted_tables)
 
 
 def _revision(conn: Connection) -> str:
     try:
         found = conn.execute(sql_text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as exc:
-        raise RestoreError("the database has no lamsach schema (run `lamsach db upgrade`)") from exc
+        raise BackupError("the database has no lamsach schema (run `lamsach db upgrade`)") from exc
     if not found:
-        raise RestoreError("the database has no lamsach schema revision")
+        raise BackupError("the database has no lamsach schema revision")
     return str(found)
 
 
@@ -265,9 +271,11 @@ def _load(conn: Connection, archive: zipfile.ZipFile, meta: dict[str, Any]) -> d
     return counts
 
 
-def _drop_everything(conn: Connection) -> None:
+def _drop_lamsach_tables(conn: Connection, meta: dict[str, Any]) -> None:
+    """Drop lamsach's tables (today's and the backup's); anything else in the database stays."""
+    names = set(Base.metadata.tables) | set(meta.get("tables", {})) | SKIP_TABLES
     metadata = MetaData()
-    metadata.reflect(conn)
+    metadata.reflect(conn, only=lambda name, _: name in names)
     metadata.drop_all(conn)
 
 
@@ -295,7 +303,7 @@ def restore_url(url: str, file: str | Path) -> BackupInfo:
             try:
                 # PostgreSQL DDL is transactional: any failure rolls everything back.
                 with engine.begin() as conn:
-                    _drop_everything(conn)
+                    _drop_lamsach_tables(conn, meta)
                     info.tables = _rebuild(conn, archive, meta)
             except RestoreError:
                 raise
