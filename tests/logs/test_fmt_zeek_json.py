@@ -162,10 +162,13 @@ def _both_ways(path: Path, chunk: int) -> tuple[pa.Table, pa.Table, ReadStats, R
     return out[0][0], out[1][0], out[0][1], out[1][1]
 
 
-def _generated_zeek(path: Path) -> None:
+def _generated_zeek(path: Path, iso: bool = False) -> None:
     records = []
     for i in range(300):
-        base = {"ts": 1.7e9 + i / 7, "uid": f"C{i}", "id.orig_h": f"10.0.{i % 7}.{i % 250 + 1}"}
+        ts: float | str = 1.7e9 + i / 7
+        if iso:
+            ts = datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+        base = {"ts": ts, "uid": f"C{i}", "id.orig_h": f"10.0.{i % 7}.{i % 250 + 1}"}
         base |= {"id.orig_p": 40000 + i, "id.resp_h": "2001:db8::1", "id.resp_p": 53}
         kind = i % 5
         if kind == 0:
@@ -187,9 +190,10 @@ def _generated_zeek(path: Path) -> None:
     path.write_text("\n".join(records) + "\n", encoding="utf-8")
 
 
-def test_column_reader_equals_line_reader_on_generated_logs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("iso", [False, True])
+def test_column_reader_equals_line_reader_on_generated_logs(tmp_path: Path, iso: bool) -> None:
     path = tmp_path / "zeek.json.log"
-    _generated_zeek(path)
+    _generated_zeek(path, iso)
     with path.open(encoding="utf-8") as stream:
         lines = stream.readlines()
     assert fast_batch(lines[:100], 1, str(path)) is not None  # the column reader takes it
