@@ -8,6 +8,7 @@ import pytest
 
 from lamsach.indicators.importer import import_paths
 from lamsach.indicators.model import IndicatorType as T
+from lamsach.indicators.normalize import parse_value
 
 
 @pytest.mark.shared_data
@@ -43,3 +44,7 @@ def test_maltrail_subset(shared_data: Path) -> None:
     assert ("c2_panel.txt", 823, "bad-domain") in where  # koldiv.ru-F
     assert ("dynamic_domain.txt", 1, "public-suffix") not in where  # a comment line
     assert any(r.reason == "public-suffix" and r.text == "ddns.net" for r in result.rejects)
+    # Every stored value is canonical: normalising it again gives itself.
+    for indicator in result.indicators:
+        bare = indicator.type if indicator.type in (T.DOMAIN, T.HOSTNAME) else T.DOMAIN
+        assert parse_value(indicator.value, bare_name=bare) == indicator.key

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lamsach.indicators.model import IndicatorType as T
 from lamsach.indicators.normalize import (
@@ -171,3 +173,40 @@ def test_parse_value_rejects(text: str, reason: str) -> None:
     with pytest.raises(InvalidIndicator) as info:
         parse_value(text)
     assert info.value.reason == reason
+
+
+_ALPHABET = "abcXYZ019.-_:/[](){}@#?*%ßü日 \t\\"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=40) | st.text(max_size=20))
+def test_parse_value_fails_only_with_invalid_indicator(text: str) -> None:
+    try:
+        kind, value = parse_value(text)
+    except InvalidIndicator as exc:
+        assert exc.reason and str(exc)
+        return
+    # A canonical value is a fixed point: normalising it again changes nothing.
+    bare = kind if kind in (T.DOMAIN, T.HOSTNAME) else T.DOMAIN
+    assert parse_value(value, bare_name=bare) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://evil.com/a",
+        "https://[2001:db8::1]:8443/x?y=1",
+        "ftp://files.example.org/",
+        "http://xn--bcher-kva.de/ä",
+        "45.155.165.63:8443",
+        "[2a0e::1]:443",
+        "185.100.87.0/24",
+        "2a0e:97c0::/32",
+        "xn--bnh-dng-zya74nje.gov.vn",
+        "track_x.certuser.info",
+    ],
+)
+def test_canonical_values_are_fixed_points(value: str) -> None:
+    kind, canonical = parse_value(value)
+    assert canonical == value
+    assert parse_value(canonical) == (kind, canonical)
