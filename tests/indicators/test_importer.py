@@ -141,3 +141,22 @@ def test_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"evil-in.example.net\n")))
     result = import_paths(["-"])
     assert [(i.value, i.sources) for i in result.indicators] == [("evil-in.example.net", {"stdin"})]
+
+
+def test_excel_unicode_text_is_utf16_tsv(tmp_path: Path) -> None:
+    path = tmp_path / "from-excel.txt"
+    table = "indicator\tfamily\nbình-dương-evil.vn\tDragonTail\n45.155.165.63\tDragonTail\n"
+    path.write_bytes(table.encode("utf-16"))  # with the byte-order mark, as Excel writes it
+    result = import_paths([path])
+    assert result.files[0].format == "csv"
+    assert {i.value for i in result.indicators} == {"xn--bnh-dng-evil-ffb25wog.vn", "45.155.165.63"}
+    assert all(i.tags == {"DragonTail"} for i in result.indicators)
+
+
+def test_adblock_style_rules(tmp_path: Path) -> None:
+    path = tmp_path / "adguard.txt"
+    path.write_text("! Title: unit block list\n||Evil-Ads.example.net^\n||tracker.example.org^\n")
+    assert {i.key for i in import_paths([path]).indicators} == {
+        (T.DOMAIN, "evil-ads.example.net"),
+        (T.DOMAIN, "tracker.example.org"),
+    }

@@ -6,6 +6,7 @@ on; every line or object that gives no indicator is counted by reason with where
 
 from __future__ import annotations
 
+import codecs
 import gc
 from collections import Counter
 from collections.abc import Iterable
@@ -203,6 +204,12 @@ def _maltrail_tags(file: Path, root: Path) -> frozenset[str]:
 def _read_text(path: Path) -> str:
     with open_binary(str(path)) as stream:
         data = stream.read()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" and Notepad's "Unicode" save as UTF-16 with a byte-order mark.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise MalformedFile("broken UTF-16 text") from None
     if b"\x00" in data[:8192]:
         raise MalformedFile("binary data, not an indicator list")
     try:

@@ -13,12 +13,19 @@ _SCHEME_ONLY_HOST = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#\s]+)/?")
 
 
 def read_plain(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
-    """Every non-comment line is one value; the importer classifies and normalises it."""
+    """Every non-comment line is one value; the importer classifies and normalises it.
+
+    Adblock-style DNS rules (``||evil.com^``, as AdGuard Home and Pi-hole lists have) are
+    taken as the domain they block.
+    """
     tags = ctx.tags
     for number, line in enumerate(text.splitlines(), start=1):
         value = split_comment(line)
-        if value:
-            yield RawEntry(value, number, tags=tags)
+        if not value or value.startswith("!"):  # "!" starts an adblock-style comment
+            continue
+        if value.startswith("||") and value.endswith("^"):
+            value = value[2:-1]  # adblock-style DNS rule "||evil.com^": the domain
+        yield RawEntry(value, number, tags=tags)
 
 
 def read_maltrail(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
