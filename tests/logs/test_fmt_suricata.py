@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from lamsach.logs.formats import ReadContext, ReadStats, get_format, suricata
+from lamsach.logs.formats._ndjson import chunks
 from lamsach.logs.formats._suricata_fast import fast_batch
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
@@ -254,3 +256,18 @@ def test_column_reader_equals_line_reader_on_real_eve(
     fast, slow, fast_stats, slow_stats = _both_ways(shared_data / "logs" / "suricata" / name, chunk)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_chunks_are_bounded_by_lines_and_by_size() -> None:
+    text = "\ufeff" + "".join(f'{{"n":{i}}}\n' for i in range(10))
+    by_lines = list(chunks(io.StringIO(text), 4))
+    assert [(first, len(lines)) for first, lines in by_lines] == [(1, 4), (5, 4), (9, 2)]
+    assert by_lines[0][1][0] == '{"n":0}\n'  # the byte-order mark is gone
+    by_size = list(chunks(io.StringIO(text), 100, max_chars=16))
+    assert [(first, len(lines)) for first, lines in by_size] == [
+        (1, 2),
+        (3, 2),
+        (5, 2),
+        (7, 2),
+        (9, 2),
+    ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from itertools import islice
 from typing import IO, Any
 
 import polars as pl
@@ -19,20 +18,29 @@ import pyarrow.json as pj
 
 # Approximate: used to drop names (CNAME targets) from answer lists written by the engines
 # themselves, whose addresses are well-formed.
+MAX_CHUNK_CHARS = 32 * 1024 * 1024
 IP_PATTERN = r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$"
 
 
-def chunks(stream: IO[Any], size: int) -> Iterator[tuple[int, list[str]]]:
-    """Lists of up to ``size`` lines, with the 1-based number of each list's first line."""
+def chunks(
+    stream: IO[Any], size: int, max_chars: int = MAX_CHUNK_CHARS
+) -> Iterator[tuple[int, list[str]]]:
+    """Lists of up to ``size`` lines (and about ``max_chars`` characters: alerts with payloads
+    make long lines), with the 1-based number of each list's first line."""
     first = 1
-    while True:
-        lines = list(islice(stream, size))
-        if not lines:
-            return
-        if first == 1:
-            lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark, as Windows tools write
+    lines: list[str] = []
+    chars = 0
+    for line in stream:
+        if first == 1 and not lines:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows tools write
+        lines.append(line)
+        chars += len(line)
+        if len(lines) >= size or chars >= max_chars:
+            yield first, lines
+            first += len(lines)
+            lines, chars = [], 0
+    if lines:
         yield first, lines
-        first += len(lines)
 
 
 def arrow_table(lines: list[str]) -> pa.Table | None:
@@ -43,7 +51,7 @@ def arrow_table(lines: list[str]) -> pa.Table | None:
             return None
     try:
         table = pj.read_json(io.BytesIO("".join(lines).encode("utf-8", "replace")))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         return None
     return table if table.num_rows == len(lines) else None
 
@@ -56,7 +64,7 @@ def micros_of(column: pa.ChunkedArray) -> pa.Array | None:
             return pc.round(pc.multiply(array.cast(pa.float64()), 1e6)).cast(pa.int64())
         if pa.types.is_string(array.type) or pa.types.is_timestamp(array.type):
             return array.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         return None
     return None
 
