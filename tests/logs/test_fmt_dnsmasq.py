@@ -115,3 +115,21 @@ def test_dnsmasq_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert sniff(head[:20]) == (path.parent.name == "dnsmasq"), path
+
+
+def test_openwrt_logread_lines(tmp_path: Path) -> None:
+    path = tmp_path / "logread.txt"
+    path.write_text(
+        "Sat Jun 12 10:00:00 2021 daemon.info dnsmasq[1234]: "
+        "query[A] Router.Example.com from 192.168.1.30\n"
+        "Sat Jun 12 10:00:00 2021 daemon.info dnsmasq[1234]: "
+        "reply router.example.com is 203.0.113.77\n"
+        "Sat Jun 12 10:00:01 2021 kern.warn kernel: [12.3] DROP IN=br-lan OUT= SRC=192.168.1.30\n",
+        encoding="utf-8",
+    )
+    assert detect_format(str(path)).name == "dnsmasq"
+    rows, stats = read_rows(path)
+    assert rows[1]["time"] == datetime(2021, 6, 12, 10, 0, tzinfo=UTC)  # the year is on the line
+    assert (rows[1]["src_ip"], rows[1]["host"]) == ("192.168.1.30", "router.example.com")
+    assert (rows[2]["src_ip"], rows[2]["answers"]) == ("192.168.1.30", ["203.0.113.77"])
+    assert stats.skipped == {"not a dnsmasq line": 1}

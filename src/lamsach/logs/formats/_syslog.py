@@ -26,9 +26,11 @@ _RFC5424 = re.compile(
     r'(-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+)(?: (?:\ufeff)?(.*))?$',
     re.DOTALL,
 )
-# BSD: "Mar  9 23:59:59", "Mar 9 23:59:59.123", "Apr 29 2013 12:59:50".
+# BSD: "Mar  9 23:59:59", "Mar 9 23:59:59.123", "Apr 29 2013 12:59:50", and OpenWrt's logread
+# "Sat Jun 12 10:00:00 2021" (weekday first, year after the time).
 _BSD_TIME = re.compile(
-    r"([A-Z][a-z]{2}) +(\d{1,2}) (?:(\d{4}) )?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? +"
+    r"(?:[A-Z][a-z]{2} )?([A-Z][a-z]{2}) +(\d{1,2}) (?:(\d{4}) )?"
+    r"(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: (\d{4}))? +"
 )
 _ISO_TIME = re.compile(
     r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?) +"
@@ -106,7 +108,8 @@ def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
             )
     bsd = _BSD_TIME.match(line, pos)
     if bsd is not None:
-        mon_name, day_text, year_text, hh, mm, ss, frac = bsd.groups()
+        mon_name, day_text, year_text, hh, mm, ss, frac, late_year = bsd.groups()
+        year_text = year_text or late_year
         month = MONTHS.get(mon_name)
         if month is not None:
             day = int(day_text)
