@@ -18,11 +18,12 @@ import pyarrow as pa
 from lamsach import __version__
 from lamsach.indicators.model import Indicator, IndicatorType
 from lamsach.logs.schema import TIME
-from lamsach.matching.index_file import read_index_file, write_index_file
+from lamsach.matching.index_file import IndexFileError, read_index_file, write_index_file
 from lamsach.matching.matcher import Matcher
 from lamsach.matching.observed import classify_query
 from lamsach.matching.sections import (
     KINDS,
+    V4_KINDS,
     Section,
     as_series,
     compute_keys,
@@ -89,54 +90,44 @@ class IndicatorIndex:
 
     def __init__(
         self,
-        values: pa.StringArray,
-        meta_ids: np.ndarray,
+        parts: list[tuple[str, str, pa.StringArray, np.ndarray]],
         meta: pa.Table,
-        layout: list[tuple[str, str, int]],
         built_at: datetime,
     ) -> None:
+        """From (role, kind, values, metadata ids) per section, in ROLES then KINDS order."""
         self.built_at = built_at
         self.meta = meta
         self._meta_rows: list[dict[str, Any]] = meta.to_pylist()
-        pieces_v: list[pa.Array] = []
-        pieces_m: list[np.ndarray] = []
-        arranged: list[tuple[str, str, np.ndarray]] = []
+        self.sections: list[Section] = []
+        self.layout: list[tuple[str, str, int]] = []
+        by_role: dict[str, dict[str, Section]] = {role: {} for role in ROLES}
+        meta_parts: list[np.ndarray] = []
         start = 0
-        reordered = False
-        for role, kind, count in layout:
-            vals = values.slice(start, count)
-            metas = meta_ids[start : start + count]
-            keys = compute_keys(kind, as_series(vals))
+        for role, kind, values, metas in parts:
+            keys = compute_keys(kind, as_series(values))
             order = sort_order(kind, keys)
             if order is not None:
-                reordered = True
-                keys, vals, metas = keys[order], vals.take(pa.array(order)), metas[order]
-            pieces_v.append(vals)
-            pieces_m.append(metas)
-            arranged.append((role, kind, keys))
-            start += count
-        if start != len(values):
-            raise ValueError("index layout does not cover its rows")
-        if reordered:
-            values = pa.concat_arrays(pieces_v) if pieces_v else pa.array([], pa.string())
-            meta_ids = np.concatenate(pieces_m) if pieces_m else np.zeros(0, np.int32)
-        self.values: pa.StringArray = values
-        # One metadata set for every row (a single list) needs no per-row array.
-        self._meta_ids: np.ndarray | None = meta_ids if len(meta) > 1 else None
-        self.layout = [(role, kind, len(keys)) for role, kind, keys in arranged]
-        self._starts: list[int] = []
-        self._kinds: list[str] = []
-        sections: dict[str, dict[str, Section]] = {role: {} for role in ROLES}
-        start = 0
-        for role, kind, keys in arranged:
-            part = self.values.slice(start, len(keys))
-            sections[role][kind] = Section.make(kind, start, keys, part)
-            self._starts.append(start)
-            self._kinds.append(kind)
+                keys, metas = keys[order], metas[order]
+                if kind not in V4_KINDS:
+                    values = values.take(pa.array(order))
+            section = Section.make(kind, start, keys, values)
+            self.sections.append(section)
+            self.layout.append((role, kind, len(keys)))
+            by_role[role][kind] = section
+            meta_parts.append(np.asarray(metas, dtype=np.int32))
             start += len(keys)
-        self.listed = Matcher(sections["listed"])
-        self.allow = Matcher(sections["allow"])
+        self._size = start
+        # One metadata set for every row (a single list) needs no per-row array.
+        self._meta_ids: np.ndarray | None = None
+        if len(meta) > 1 and meta_parts:
+            self._meta_ids = np.concatenate(meta_parts)
+        self._starts = np.asarray([sec.start for sec in self.sections], dtype=np.int64)
+        self._type_names = pa.array([KIND_TYPE[sec.kind].value for sec in self.sections])
+        self.listed = Matcher(by_role["listed"])
+        self.allow = Matcher(by_role["allow"])
         self._listed_count = sum(n for role, _, n in self.layout if role == "listed")
+        # Loading leaves large temporary buffers; hand them back rather than keep them.
+        pa.default_memory_pool().release_unused()
 
     # --- building, saving, loading ------------------------------------------------------------
 
@@ -146,14 +137,12 @@ class IndicatorIndex:
     ) -> IndicatorIndex:
         """Compile indicators (duplicates merged) and an allow-list into an index."""
         metas: dict[MetaKey, int] = {}
-        values: list[str] = []
-        meta_ids: list[int] = []
-        layout: list[tuple[str, str, int]] = []
+        parts: list[tuple[str, str, pa.StringArray, np.ndarray]] = []
         for role, items in (("listed", indicators), ("allow", allow)):
             by_kind: dict[str, dict[str, Indicator]] = {kind: {} for kind in KINDS}
             copied: set[tuple[str, str]] = set()
             for ind in items:
-                kind = kind_of(ind)
+                kind = _PLAIN_KIND.get(ind.type) or kind_of(ind)
                 group = by_kind[kind]
                 seen = group.get(ind.value)
                 if seen is None:
@@ -166,56 +155,51 @@ class IndicatorIndex:
                 seen.merge(ind)
             for kind in KINDS:
                 group = by_kind[kind]
-                if not group:
-                    continue
-                layout.append((role, kind, len(group)))
-                for value, ind in group.items():
-                    key: MetaKey = (
-                        frozenset(ind.sources),
-                        frozenset(ind.tags),
-                        _as_utc(ind.first_seen),
-                        _as_utc(ind.last_seen),
-                        _as_utc(ind.expires),
-                        ind.confidence,
-                    )
-                    meta_id = metas.get(key)
-                    if meta_id is None:
-                        meta_id = metas[key] = len(metas)
-                    values.append(value)
-                    meta_ids.append(meta_id)
+                if group:
+                    ids = [_meta_id(metas, ind) for ind in group.values()]
+                    values = pa.array(list(group), pa.string())
+                    parts.append((role, kind, values, np.asarray(ids, dtype=np.int32)))
         meta = _meta_table(list(metas)) if metas else _meta_table([_EMPTY_META])
-        return cls(
-            pa.array(values, pa.string()),
-            np.asarray(meta_ids, dtype=np.int32),
-            meta,
-            layout,
-            datetime.now(UTC).replace(microsecond=0),
-        )
+        return cls(parts, meta, datetime.now(UTC).replace(microsecond=0))
 
     def save(self, path: str | Path) -> None:
         """Write the index to one file (conventionally ``.lsidx``), replacing it atomically."""
-        meta_ids = self._meta_ids if self._meta_ids is not None else np.zeros(len(self.values))
-        rows = pa.table([self.values, pa.array(meta_ids.astype(np.int32))], schema=ROW_SCHEMA)
+        batches = []
+        for section in self.sections:
+            values = section.strings(np.arange(len(section)))
+            metas = self._row_meta(section.start, section.start + len(section))
+            batches.append(pa.record_batch([values, pa.array(metas)], schema=ROW_SCHEMA))
         header = {
             "built_at": self.built_at.isoformat(),
             "lamsach": __version__,
             "layout": [list(entry) for entry in self.layout],
             "counts": self.counts(),
         }
+        rows = pa.Table.from_batches(batches, schema=ROW_SCHEMA)
         write_index_file(path, header, {"rows": rows, "meta": self.meta})
 
     @classmethod
     def load(cls, path: str | Path) -> IndicatorIndex:
         """Read an index written by :meth:`save` (keys are recomputed, never trusted)."""
         header, tables = read_index_file(path)
-        rows = tables["rows"].combine_chunks()
-        values = rows.column("value").chunk(0) if rows.num_rows else pa.array([], pa.string())
-        meta_ids = (
-            rows.column("meta").chunk(0).to_numpy() if rows.num_rows else np.zeros(0, np.int32)
-        )
-        layout = [(str(r), str(k), int(n)) for r, k, n in header["layout"]]
-        built_at = datetime.fromisoformat(header["built_at"])
-        return cls(values, meta_ids, tables["meta"], layout, built_at)
+        rows = tables.pop("rows")
+        parts = []
+        start = 0
+        try:
+            for role, kind, count in header["layout"]:
+                if role not in ROLES or kind not in KINDS:
+                    raise ValueError(f"unknown section {role}/{kind}")
+                piece = rows.slice(start, int(count))
+                values = _single_chunk(piece.column("value"))
+                metas = _single_chunk(piece.column("meta")).to_numpy()
+                parts.append((str(role), str(kind), values, metas))
+                start += int(count)
+            if start != rows.num_rows:
+                raise ValueError("layout does not cover the rows")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IndexFileError(f"{path}: damaged index ({exc})") from None
+        del rows
+        return cls(parts, tables["meta"], datetime.fromisoformat(header["built_at"]))
 
     # --- what it holds -------------------------------------------------------------------------
 
@@ -251,7 +235,7 @@ class IndicatorIndex:
 
     def allowed(self) -> Iterator[Indicator]:
         """The allow-list entries."""
-        yield from self._rows(self._listed_count, len(self.values))
+        yield from self._rows(self._listed_count, self._size)
 
     def _row_meta(self, start: int, stop: int) -> np.ndarray:
         if self._meta_ids is None:
@@ -260,13 +244,16 @@ class IndicatorIndex:
 
     def _rows(self, start: int, stop: int) -> Iterator[Indicator]:
         chunk = 65536
-        for lo in range(start, stop, chunk):
-            hi = min(stop, lo + chunk)
-            values = self.values.slice(lo, hi - lo).to_pylist()
-            metas = self._row_meta(lo, hi).tolist()
-            types = self.types_of(np.arange(lo, hi))
-            for value, meta_id, t in zip(values, metas, types, strict=True):
-                yield self._make(t, value, meta_id)
+        for section in self.sections:
+            if not start <= section.start < stop:
+                continue
+            kind_type = KIND_TYPE[section.kind]
+            for lo in range(0, len(section), chunk):
+                hi = min(len(section), lo + chunk)
+                values = section.strings(np.arange(lo, hi)).to_pylist()
+                metas = self._row_meta(section.start + lo, section.start + hi).tolist()
+                for value, meta_id in zip(values, metas, strict=True):
+                    yield self._make(kind_type, value, meta_id)
 
     def _make(self, t: IndicatorType, value: str, meta_id: int) -> Indicator:
         m = self._meta_rows[meta_id]
@@ -281,38 +268,52 @@ class IndicatorIndex:
             confidence=m["confidence"],
         )
 
+    def _section_of(self, ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._starts, ids, side="right") - 1
+
     def indicator(self, gid: int) -> Indicator:
         """The indicator with a given id (as in the pairs the vectorised lookups return)."""
-        return self._make(
-            self.types_of(np.array([gid]))[0],
-            self.values[gid].as_py(),
-            int(self._row_meta(gid, gid + 1)[0]),
-        )
+        section = self.sections[int(self._section_of(np.array([gid]))[0])]
+        value = section.strings(np.array([gid - section.start]))[0].as_py()
+        meta_id = int(self._row_meta(gid, gid + 1)[0])
+        return self._make(KIND_TYPE[section.kind], value, meta_id)
+
+    def value_strings(self, ids: np.ndarray) -> pa.Array:
+        """The indicator value of each id (vectorised, for hit tables)."""
+        if not len(ids):
+            return pa.array([], pa.string())
+        where = self._section_of(ids)
+        order = np.argsort(where, kind="stable")
+        bounds = np.flatnonzero(np.diff(where[order])) + 1
+        pieces = []
+        for group in np.split(order, bounds):
+            section = self.sections[int(where[group[0]])]
+            pieces.append(section.strings(ids[group] - section.start))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return pa.concat_arrays(pieces).take(pa.array(inverse))
+
+    def type_names(self, ids: np.ndarray) -> pa.Array:
+        """The indicator type of each id, as strings (vectorised, for hit tables)."""
+        return self._type_names.take(pa.array(self._section_of(ids)))
 
     def kinds_of(self, ids: np.ndarray) -> list[str]:
-        where = np.searchsorted(np.asarray(self._starts), ids, side="right") - 1
-        return [self._kinds[i] for i in where.tolist()]
-
-    def types_of(self, ids: np.ndarray) -> list[IndicatorType]:
-        return [KIND_TYPE[k] for k in self.kinds_of(ids)]
+        return [self.sections[i].kind for i in self._section_of(ids).tolist()]
 
     def meta_ids(self, ids: np.ndarray) -> np.ndarray:
         if self._meta_ids is None:
             return np.zeros(len(ids), dtype=np.int32)
         return self._meta_ids[ids]
 
+    @property
+    def id_count(self) -> int:
+        """How many ids there are (listed and allow-list rows)."""
+        return self._size
+
     def nbytes(self) -> int:
         """Memory held by the arrays of the index (not counting the interpreter)."""
-        total = self.values.nbytes + self.meta.nbytes
-        if self._meta_ids is not None:
-            total += self._meta_ids.nbytes
-        for matcher in (self.listed, self.allow):
-            for section in matcher.sections.values():
-                if section.keys.dtype != object:
-                    total += section.keys.nbytes
-                else:
-                    total += 100 * len(section.keys)
-        return total
+        total = self.meta.nbytes + sum(section.nbytes() for section in self.sections)
+        return total + (self._meta_ids.nbytes if self._meta_ids is not None else 0)
 
     # --- one value ------------------------------------------------------------------------------
 
@@ -327,11 +328,17 @@ class IndicatorIndex:
         return [self.indicator(gid) for gid in self.lookup_ids(value)]
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+_PLAIN_KIND = {
+    t: t.value for t in IndicatorType if t not in (IndicatorType.CIDR, IndicatorType.IP_PORT)
+}
 _EMPTY_META: MetaKey = (frozenset(), frozenset(), None, None, None, None)
 
 
 def _meta_table(keys: list[MetaKey]) -> pa.Table:
-    columns = list(zip(*keys, strict=True))
+    columns: list[Any] = list(zip(*keys, strict=True))
+    for i in (2, 3, 4):
+        columns[i] = [_as_utc(d) for d in columns[i]]
     return pa.table(
         [
             pa.array([sorted(s) for s in columns[0]], META_SCHEMA.field("sources").type),
@@ -343,6 +350,28 @@ def _meta_table(keys: list[MetaKey]) -> pa.Table:
         ],
         schema=META_SCHEMA,
     )
+
+
+def _meta_id(metas: dict[MetaKey, int], ind: Indicator) -> int:
+    # Dates are made UTC only in the (small) metadata table; equal sets share one row.
+    key: MetaKey = (
+        frozenset(ind.sources),
+        frozenset(ind.tags) if ind.tags else _NO_TAGS,
+        ind.first_seen,
+        ind.last_seen,
+        ind.expires,
+        ind.confidence,
+    )
+    found = metas.get(key)
+    if found is None:
+        found = metas[key] = len(metas)
+    return found
+
+
+def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks() if column.num_chunks else pa.array([], column.type)
 
 
 def _copy(ind: Indicator) -> Indicator:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from lamsach.matching.direction import DEFAULT_INTERNAL, InternalNetworks
 from lamsach.matching.hits import HIT_SCHEMA
-from lamsach.matching.index import KIND_TYPE, IndicatorIndex
+from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.matcher import Matcher, concat_pairs
 from lamsach.matching.observed import (
     BRACKET_PATTERN,
@@ -373,7 +373,7 @@ def _hits(
     observed = pa.concat_arrays([f.observed for f in found])
     # One hit per record and indicator: the first field in FIELDS order, then first element.
     order = np.lexsort((subs, ranks, rows))
-    _, first = np.unique(rows[order] * (len(index.values) + 1) + ids[order], return_index=True)
+    _, first = np.unique(rows[order] * (index.id_count + 1) + ids[order], return_index=True)
     keep = order[np.sort(first)]
     rows, ids, ranks = rows[keep], ids[keep], ranks[keep]
     observed = observed.take(pa.array(keep))
@@ -387,15 +387,14 @@ def _hits(
 
     src, dst = column("src_ip", pa.string()), column("dst_ip", pa.string())
     suspect, other = _sides(src, dst, ranks, internal)
-    kinds = index.kinds_of(ids)
     meta = index.meta.take(pa.array(index.meta_ids(ids)))
     field_names = np.array(FIELDS, dtype=object)[ranks]
     arrays = [
         column("time", HIT_SCHEMA.field("time").type),
         suspect,
         other,
-        index.values.take(pa.array(ids)),
-        pa.array([KIND_TYPE[k].value for k in kinds], pa.string()),
+        index.value_strings(ids),
+        index.type_names(ids),
         meta.column("sources").combine_chunks(),
         meta.column("tags").combine_chunks(),
         observed,

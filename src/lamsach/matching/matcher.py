@@ -46,11 +46,15 @@ class Matcher:
 
     def ipv4(self, ips: np.ndarray) -> Pairs:
         """IPv4 addresses (uint32) against listed addresses and networks."""
+        sections = [s for s in (self._get("ipv4"), self._get("cidr4")) if s is not None]
+        if not sections or not len(ips):
+            return empty_pairs()
+        order = np.argsort(ips, kind="stable")
+        ordered = ips[order]
         parts = []
-        for kind in ("ipv4", "cidr4"):
-            section = self._get(kind)
-            if section is not None:
-                parts.append(section.find_ipv4(ips))
+        for section in sections:
+            q, ids = section.find_ipv4(ordered, presorted=True)
+            parts.append((order[q], ids))
         return concat_pairs(parts)
 
     def ipv4_port(self, ips: np.ndarray, ports: np.ndarray) -> Pairs:
@@ -143,7 +147,8 @@ class Matcher:
         if section is None or not len(urls):
             return np.zeros(len(urls), dtype=bool)
         if self._url_hosts is None:
-            hosts = {urlsplit(v).hostname for v in section.values.to_pylist() if v}
+            listed = section.strings(np.arange(len(section))).to_pylist()
+            hosts = {urlsplit(v).hostname for v in listed if v}
             self._url_hosts = sorted(h for h in hosts if h)
         if not self._url_hosts:
             return np.ones(len(urls), dtype=bool)

@@ -44,32 +44,53 @@ def as_series(values: pa.Array | pa.ChunkedArray | pl.Series | list[str]) -> pl.
 
 
 def hash_strings(values: pl.Series) -> np.ndarray:
-    """64-bit hashes of strings, the same for the same string within one lamsach install."""
-    return values.hash(seed=HASH_SEED).to_numpy()
+    """32-bit hashes of strings, the same for the same string within one lamsach install.
+
+    32 bits halve the key memory; the few collisions among millions of listed names only cost
+    an extra string comparison, since every hash hit is confirmed against the string.
+    """
+    wide = values.hash(seed=HASH_SEED).to_numpy()
+    return (wide ^ (wide >> np.uint64(32))).astype(np.uint32)
+
+
+def dotted(numbers: np.ndarray) -> pl.Series:
+    """IPv4 addresses (integers) as dotted-quad strings."""
+    n = pl.col("n")
+    octets = [((n // (1 << shift)) % 256).cast(pl.String) for shift in (24, 16, 8, 0)]
+    frame = pl.DataFrame({"n": numbers.astype(np.int64)})
+    return frame.select(pl.concat_str(octets, separator=".")).to_series()
 
 
 def parse_ipv4(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(is an IPv4 address, its value as uint32) for each string; nulls are not addresses."""
     ok = values.str.contains(IPV4_PATTERN).fill_null(False).to_numpy()
-    parts = values.str.split_exact(".", 3).struct.unnest()
     number = np.zeros(len(values), dtype=np.uint32)
-    for i, name in enumerate(parts.columns):
-        octet = parts[name].cast(pl.UInt32, strict=False).fill_null(0).to_numpy()
-        number |= (octet.astype(np.uint32) & 0xFF) << np.uint32(8 * (3 - i))
-    number[~ok] = 0
+    if ok.any():
+        # Only strict dotted quads are left, so Arrow's integer cast cannot fail.
+        chosen = values.filter(pl.Series(ok)).to_arrow()
+        octets = pc.cast(pc.list_flatten(pc.split_pattern(chosen, ".")), pa.uint32())
+        parts = octets.to_numpy().reshape(-1, 4)
+        number[ok] = (parts[:, 0] << 24) | (parts[:, 1] << 16) | (parts[:, 2] << 8) | parts[:, 3]
     return ok, number
 
 
-def search(keys: np.ndarray, queries: np.ndarray) -> Pairs:
-    """Positions of queries found in a sorted key array: (query index, key position)."""
+def search(keys: np.ndarray, queries: np.ndarray, presorted: bool = False) -> Pairs:
+    """Positions of queries found in a sorted key array: (query index, key position).
+
+    Queries are sorted first: searching in order is several times faster than at random.
+    """
     if len(keys) == 0 or len(queries) == 0:
         return empty_pairs()
-    order = np.argsort(queries, kind="stable")
-    ordered = queries[order]
+    if presorted:
+        order, ordered = None, queries
+    else:
+        order = np.argsort(queries, kind="stable")
+        ordered = queries[order]
     pos = np.searchsorted(keys, ordered)
     np.minimum(pos, len(keys) - 1, out=pos)
     found = keys[pos] == ordered
-    return order[found].astype(np.int64), pos[found].astype(np.int64)
+    where = np.flatnonzero(found) if order is None else order[found]
+    return where.astype(np.int64), pos[found].astype(np.int64)
 
 
 def prefix_mask(prefix: int) -> np.uint32:
@@ -148,20 +169,24 @@ def sort_order(kind: str, keys: np.ndarray) -> np.ndarray | None:
 
 @dataclass
 class Section:
-    """The indicators of one kind: ids ``start .. start+len(keys)``, keys sorted."""
+    """The indicators of one kind: ids ``start .. start+len(keys)``, keys sorted.
+
+    String kinds keep their strings (to confirm hash hits); IPv4 kinds keep only the numbers and
+    format them back when asked, which saves most of their memory.
+    """
 
     kind: str
     start: int
     keys: np.ndarray
-    values: pa.StringArray
+    values: pa.StringArray | None
     collisions: bool = False  # two listed strings with one hash: confirm further positions
     label_counts: tuple[int, ...] = ()  # domains: how many labels listed names have
-    prefixes: tuple[int, ...] = ()  # IPv4 networks: the prefix lengths present
+    prefixes: tuple[int, ...] = ()  # networks: the prefix lengths present
     v6: dict[tuple[int, int], int] = field(default_factory=dict)  # IPv6 key -> id
 
     @classmethod
     def make(cls, kind: str, start: int, keys: np.ndarray, values: pa.StringArray) -> Section:
-        section = cls(kind, start, keys, values)
+        section = cls(kind, start, keys, None if kind in V4_KINDS else values)
         if kind in STRING_KINDS and len(keys) > 1:
             section.collisions = bool(np.any(keys[1:] == keys[:-1]))
         if kind == "domain" and len(keys):
@@ -174,6 +199,25 @@ class Section:
         if kind in V6_KINDS:
             section.v6 = {key: start + i for i, key in enumerate(keys)}
         return section
+
+    def strings(self, positions: np.ndarray) -> pa.Array:
+        """The indicator values at some positions of the section."""
+        if self.values is not None:
+            return self.values.take(pa.array(positions, pa.int64()))
+        keys = self.keys[positions]
+        if self.kind == "ipv4":
+            text = dotted(keys)
+        elif self.kind == "cidr4":
+            prefix = pl.Series(keys >> np.uint64(32)).cast(pl.String)
+            text = dotted(keys & np.uint64(0xFFFFFFFF)) + "/" + prefix
+        else:
+            port = pl.Series(keys & np.uint64(0xFFFF)).cast(pl.String)
+            text = dotted(keys >> np.uint64(16)) + ":" + port
+        return text.cast(pl.String).to_arrow().cast(pa.string())
+
+    def nbytes(self) -> int:
+        size = self.values.nbytes if self.values is not None else 0
+        return size + (self.keys.nbytes if self.keys.dtype != object else 120 * len(self.keys))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -189,6 +233,7 @@ class Section:
             return empty_pairs()
         found_q: list[np.ndarray] = []
         found_p: list[np.ndarray] = []
+        assert self.values is not None
         while len(qidx):
             listed = pc.take(self.values, pa.array(pos))
             asked = queries.gather(qidx).to_arrow()
@@ -206,19 +251,20 @@ class Section:
         q = np.concatenate(found_q)
         return q, np.concatenate(found_p) + self.start
 
-    def find_ipv4(self, ips: np.ndarray) -> Pairs:
+    def find_ipv4(self, ips: np.ndarray, presorted: bool = False) -> Pairs:
         """IPv4 addresses (uint32) against listed addresses or networks."""
         if not len(self.keys) or not len(ips):
             return empty_pairs()
         if self.kind == "ipv4":
-            q, pos = search(self.keys, ips)
+            q, pos = search(self.keys, ips, presorted)
             return q, pos + self.start
         qs: list[np.ndarray] = []
         ids: list[np.ndarray] = []
         wide = ips.astype(np.uint64)
         for prefix in self.prefixes:
+            # Masking keeps sorted addresses sorted, so sorting once serves every prefix.
             key = (np.uint64(prefix) << np.uint64(32)) | (wide & np.uint64(prefix_mask(prefix)))
-            q, pos = search(self.keys, key)
+            q, pos = search(self.keys, key, presorted)
             qs.append(q)
             ids.append(pos + self.start)
         return np.concatenate(qs), np.concatenate(ids)
