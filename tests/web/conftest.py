@@ -102,3 +102,23 @@ def clients(portal: Portal) -> dict[str, TestClient]:
     found = {role: login(portal.app, name) for role, name in ROLE_LOGINS.items()}
     found["anonymous"] = login(portal.app, None)
     return found
+
+
+def officer_without_report(portal: Portal) -> tuple[str, int]:
+    """A ward or commune officer whose unit has not started its report in the demo."""
+    from lamsach.campaign.campaigns import get_campaign
+    from lamsach.campaign.completeness import completeness
+    from lamsach.campaign.units import get_unit
+    from lamsach.campaign.users import list_users
+
+    with portal.session() as db:
+        admin = get_user_by_username(db, "admin")
+        campaign = get_campaign(db, portal.demo.campaign_id)
+        result = completeness(db, campaign, get_unit(db, campaign.owner_unit_id))
+        waiting = {u.unit_id for u in result.units
+                   if u.status == "not_started" and u.kind in ("ward", "commune")}
+        for user in list_users(db, admin):
+            for role in user.roles:
+                if role.role == "officer" and role.unit_id in waiting:
+                    return user.username, role.unit_id
+    raise AssertionError("the demo has no ward without a report")
