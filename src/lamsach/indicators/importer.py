@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lamsach.indicators.formats import detect_format, get_format
+from lamsach.indicators.formats import detect_format, get_format, xlsx
 from lamsach.indicators.formats.base import MalformedFile, RawEntry, ReadContext, Reject
 from lamsach.indicators.formats.misp import FEED_MANIFEST, feed_events
 from lamsach.indicators.guards import GuardSettings, check
@@ -123,14 +123,22 @@ def _import(
         result.files.append(report)
         ctx = ReadContext(job.path, job.display, job.source, column=column)
         try:
-            text = _read_text(job.path)
-            fmt = forced or detect_format(text[:_HEAD_CHARS], job.path)
-            report.format = fmt.name
-            if fmt.name == "maltrail" and job.tags_root is not None:
-                ctx.tags = _maltrail_tags(job.path, job.tags_root)
-            elif fmt.name == "maltrail":
-                ctx.tags = frozenset({job.path.stem.lower()})
-            entries = list(fmt.read(text, ctx))
+            data = _read_bytes(job.path)
+            if forced is not None and forced.read_binary is not None:
+                report.format = forced.name
+                entries = list(forced.read_binary(data, ctx))
+            elif forced is None and xlsx.is_workbook(data):
+                report.format = xlsx.FORMAT.name
+                entries = list(xlsx.read_xlsx(data, ctx))
+            else:
+                text = _decode(data)
+                fmt = forced or detect_format(text[:_HEAD_CHARS], job.path)
+                report.format = fmt.name
+                if fmt.name == "maltrail" and job.tags_root is not None:
+                    ctx.tags = _maltrail_tags(job.path, job.tags_root)
+                elif fmt.name == "maltrail":
+                    ctx.tags = frozenset({job.path.stem.lower()})
+                entries = list(fmt.read(text, ctx))
         except MalformedFile as exc:
             report.error = str(exc)
             continue
@@ -201,9 +209,14 @@ def _maltrail_tags(file: Path, root: Path) -> frozenset[str]:
     return frozenset(tags)
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     with open_binary(str(path)) as stream:
-        data = stream.read()
+        return stream.read()
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(xlsx.OLE_MAGIC):
+        raise MalformedFile("an old binary Excel (.xls) or Word file: save it as .xlsx or CSV")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Excel's "Unicode Text" and Notepad's "Unicode" save as UTF-16 with a byte-order mark.
         try:

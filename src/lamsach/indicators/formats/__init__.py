@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lamsach.indicators.formats import csvfile, hosts, misp, rpz, stix, suricata, text, zeek
+from lamsach.indicators.formats import (
+    csvfile,
+    hosts,
+    misp,
+    rpz,
+    stix,
+    suricata,
+    text,
+    xlsx,
+    zeek,
+)
 from lamsach.indicators.formats.base import IndicatorFormat, MalformedFile
 
 FORMATS: tuple[IndicatorFormat, ...] = tuple(
@@ -19,6 +29,7 @@ FORMATS: tuple[IndicatorFormat, ...] = tuple(
             rpz.FORMAT,
             stix.FORMAT,
             zeek.FORMAT,
+            xlsx.FORMAT,
         ),
         key=lambda fmt: fmt.priority,
     )

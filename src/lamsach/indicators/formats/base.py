@@ -75,6 +75,8 @@ class IndicatorFormat:
     sniff: Callable[[str, Path], bool]
     read: Callable[[str, ReadContext], Iterator[RawEntry]]
     priority: int = 50  # lower is tried first: specific formats before generic ones
+    # Binary formats (spreadsheets) read the file's bytes instead of its text.
+    read_binary: Callable[[bytes, ReadContext], Iterator[RawEntry]] | None = None
 
 
 def parse_timestamp(value: object) -> datetime | None:

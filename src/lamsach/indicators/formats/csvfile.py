@@ -26,14 +26,18 @@ _DELIMITERS = (",", "\t", ";", "|")
 _VALUE_COLUMNS = (
     "ioc_value", "ioc", "indicator", "value", "observable", "url", "domain", "hostname", "host",
     "fqdn", "ip", "ip_address", "ipaddress", "address", "dst_ip", "sha256", "sha256_hash", "sha1",
-    "sha1_hash", "md5", "md5_hash", "hash",
+    "sha1_hash", "md5", "md5_hash", "hash", "giá_trị", "gia_tri", "chỉ_dấu", "chi_dau",
 )  # fmt: skip
-_TYPE_COLUMNS = ("ioc_type", "indicator_type", "type")
+# Vietnamese names as CERT spreadsheets use them: loại (type), mã độc (malware), ngày (date).
+_TYPE_COLUMNS = ("ioc_type", "indicator_type", "type", "loại", "loai")
 _TAG_COLUMNS = (
     "tags", "tag", "malware", "malware_family", "family", "malware_printable", "threat",
-    "threat_type", "category",
+    "threat_type", "category", "mã_độc", "ma_doc", "chiến_dịch", "chien_dich",
 )  # fmt: skip
-_FIRST_SEEN = ("first_seen", "first_seen_utc", "firstseen", "dateadded", "date_added", "created")
+_FIRST_SEEN = (
+    "first_seen", "first_seen_utc", "firstseen", "dateadded", "date_added", "created", "ngày",
+    "ngay", "ngày_phát_hiện", "ngay_phat_hien",
+)  # fmt: skip
 _LAST_SEEN = ("last_seen", "last_seen_utc", "lastseen", "last_online")
 _EXPIRES = ("expires", "expiry", "valid_until", "expiration")
 _CONFIDENCE = ("confidence", "confidence_level")
@@ -58,7 +62,11 @@ def _cells(line: str, delimiter: str) -> list[str]:
     )
 
 
-def _header_like(cells: list[str]) -> bool:
+def clean_header(cells: list[str]) -> list[str]:
+    return [_clean(cell) for cell in cells]
+
+
+def header_like(cells: list[str]) -> bool:
     names = [_clean(cell) for cell in cells]
     return len(names) >= 2 and all(
         name and name.replace("_", "").replace("-", "").replace(".", "").isalnum() for name in names
@@ -81,7 +89,7 @@ def _layout(lines: list[str]) -> _Layout | None:
                     commented = i
                 continue
             if header_at is None:
-                if _header_like(_cells(line, delimiter)):
+                if header_like(_cells(line, delimiter)):
                     header_at = i
                     continue
                 if commented is None:
@@ -95,7 +103,7 @@ def _layout(lines: list[str]) -> _Layout | None:
         header_cells = _cells(lines[header_at], delimiter)
         # Real dumps carry the odd broken row; most rows must still fit the header.
         fitting = sum(len(row) == len(header_cells) for row in rows)
-        if not _header_like(header_cells) or fitting < max(1, len(rows) * 4 // 5):
+        if not header_like(header_cells) or fitting < max(1, len(rows) * 4 // 5):
             continue
         return _Layout(delimiter, header_at, [_clean(cell) for cell in header_cells])
     return None
@@ -112,8 +120,7 @@ def _find(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _value_column(layout: _Layout, rows: list[list[str]], column: str | None) -> int:
-    header = layout.header
+def _value_column(header: list[str], rows: list[list[str]], column: str | None) -> int:
     if column is not None:
         if column.isdigit() and 1 <= int(column) <= len(header):
             return int(column) - 1
@@ -128,10 +135,12 @@ def _value_column(layout: _Layout, rows: list[list[str]], column: str | None) ->
     for row in rows[:50]:
         for index, cell in enumerate(row[: len(header)]):
             try:
-                parse_value(cell)
+                kind, value = parse_value(cell)
             except InvalidIndicator:
                 continue
-            scores[index] += 1
+            # A lone word ("domain", "IP") parses as a name but is a label, not an indicator.
+            if kind is not IndicatorType.DOMAIN or "." in value:
+                scores[index] += 1
     best = max(range(len(header)), key=lambda index: scores[index])
     if scores[best] == 0:
         raise MalformedFile(f"no column holds indicators (header: {', '.join(header)})")
@@ -140,9 +149,9 @@ def _value_column(layout: _Layout, rows: list[list[str]], column: str | None) ->
 
 def _type_hint(text: str) -> IndicatorType | None:
     kind = text.strip().lower()
-    if kind in ("domain", "domain-name", "domain_name"):
+    if kind in ("domain", "domain-name", "domain_name", "tên miền", "ten mien"):
         return IndicatorType.DOMAIN
-    if kind in ("hostname", "host", "fqdn"):
+    if kind in ("hostname", "host", "fqdn", "tên máy", "ten may"):
         return IndicatorType.HOSTNAME
     return None
 
@@ -174,16 +183,19 @@ def read_csv(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
     layout = _layout(lines[:60])
     if layout is None:
         raise MalformedFile("no header line with column names found")
-    header = layout.header
     body = lines[layout.header_line + 1 :]
     first_line = layout.header_line + 2
     reader = csv.reader(body, delimiter=layout.delimiter, skipinitialspace=True)
-    rows = []
-    for row in reader:
-        rows.append((first_line + reader.line_num - 1, row))
-    value_at = _value_column(
-        layout, [row for _, row in rows if row and not row[0].startswith("#")], ctx.column
-    )
+    rows = [(first_line + reader.line_num - 1, row) for row in reader]
+    yield from table_entries(layout.header, rows, ctx, layout.delimiter)
+
+
+def table_entries(
+    header: list[str], rows: list[tuple[int, list[str]]], ctx: ReadContext, joiner: str = ","
+) -> Iterator[RawEntry]:
+    """Entries of a table (CSV or spreadsheet) with a cleaned header and numbered rows."""
+    data = [row for _, row in rows if row and not row[0].lstrip().startswith("#")]
+    value_at = _value_column(header, data, ctx.column)
     type_at = _find(header, _TYPE_COLUMNS)
     tag_columns = [(name, header.index(name)) for name in _TAG_COLUMNS if name in header]
     first_at, last_at = _find(header, _FIRST_SEEN), _find(header, _LAST_SEEN)
@@ -191,11 +203,11 @@ def read_csv(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
     source_at = _find(header, _SOURCES)
     source_columns = [(header[source_at], source_at)] if source_at is not None else []
     for number, row in rows:
-        if not row or (len(row) == 1 and not row[0].strip()) or row[0].lstrip().startswith("#"):
+        if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         if len(row) != len(header):
-            raw = layout.delimiter.join(row)
-            ctx.reject(number, "bad-csv-row", raw, f"{len(row)} fields, header has {len(header)}")
+            shown = joiner.join(row)
+            ctx.reject(number, "bad-csv-row", shown, f"{len(row)} fields, header has {len(header)}")
             continue
         yield RawEntry(
             row[value_at],
