@@ -120,3 +120,9 @@ def test_rejected_text_is_printed_literally() -> None:
     code, out = _run("ioc", "import", DATA / "stix-bundle.json", "--show-rejects")
     assert code == 0
     assert "[domain-name:value = 'unterminated]" in out
+
+
+def test_folder_without_lists(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# nothing here\n")
+    code, out = _run("ioc", "import", tmp_path)
+    assert code == 2 and "no indicator list found" in out

@@ -97,7 +97,9 @@ def import_(
         except OSError as exc:
             raise _fail(console, f"cannot write {out}: {exc}") from None
         console.print(f"index written to {out} ({len(result.indicators):,} indicators)")
-    if result.errors or not result.files:
+    if not result.files:
+        raise _fail(console, "no indicator list found in the paths given")
+    if result.errors:
         raise typer.Exit(EXIT_ERROR)
 
 
