@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats import ReadContext, ReadStats, get_format, windows_dns
 from lamsach.logs.formats.windows_dns import decode_name
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
@@ -125,3 +125,54 @@ def test_windows_dns_sniff_leaves_other_samples_alone(shared_data: Path) -> None
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert sniff(head[:20]) == (path.parent.name == "windows_dns"), path
+
+
+def _both_ways(path: Path, chunk: int, **options: str) -> tuple[list[dict[str, Any]], ...]:
+    out: list[Any] = []
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk, options=options)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(windows_dns.read_lines(stream, ctx, fast=fast))
+        out += [pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist(), stats]
+    return tuple(out)
+
+
+@pytest.mark.parametrize("chunk", [2, 5, 1000])
+@pytest.mark.parametrize("name", ["a_windns_vi.log", "a_windns_us.log"])
+def test_column_reader_equals_line_reader(name: str, chunk: int) -> None:
+    with (DATA / name).open(encoding="utf-8") as stream:
+        lines = stream.readlines()
+    dates = windows_dns._DateReader(None)
+    ctx = ReadContext(file=name, stats=ReadStats(file=name))
+    assert windows_dns.fast_chunk(lines, 1, dates, ctx) is not None
+    fast, fast_stats, slow, slow_stats = _both_ways(DATA / name, chunk)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
+    assert fast_stats.examples == slow_stats.examples
+
+
+def test_column_reader_equals_line_reader_on_generated_log(tmp_path: Path) -> None:
+    path = tmp_path / "dns.log"
+    lines = []
+    for i in range(500):
+        day, hour = 1 + i % 28, i % 24
+        half = "AM" if hour < 12 else "PM"
+        stamp = f"{1 + i % 12}/{day}/2024 {hour % 12 or 12}:{i % 60:02d}:07 {half}"
+        name = f"(3)www(7)Example{i % 9}(3)com(0)" if i % 3 else f".dotted{i}.example.net."
+        kind = ["Rcv", "Snd R", "Snd", "Rcv R"][i % 4]
+        direction, response = [*kind.split(), ""][:2]
+        remote = f"10.0.{i % 3}.{i % 200}" if i % 5 else "2001:0db8:0000:0000:0000:0000:0000:0005"
+        opcode = "U" if i % 50 == 0 else "Q"
+        lines.append(
+            f"{stamp} 0E70 PACKET  00000000033397A0 UDP {direction} {remote}    5b47 "
+            f"{response:1} {opcode} [8081   DR  NOERROR] A      {name}"
+        )
+        if i % 40 == 0:
+            lines.append("UDP question info at 00000000033397A0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for options in ({}, {"date_order": "dmy", "tz": "+07:00"}):
+        fast, fast_stats, slow, slow_stats = _both_ways(path, 128, **options)
+        assert len(fast) == 490
+        assert fast == slow
+        assert fast_stats.skipped == slow_stats.skipped

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from lamsach.logs.formats._rows import ip_or_none
+
 # Approximate: used to drop names (CNAME targets) from answer lists written by the engines
 # themselves, whose addresses are well-formed.
 MAX_CHUNK_CHARS = 32 * 1024 * 1024
@@ -79,3 +81,23 @@ def ips_expr(expr: pl.Expr) -> pl.Expr:
     """Only the addresses of a list of answer values; null when none is left."""
     kept = expr.list.eval(pl.element().filter(pl.element().str.contains(IP_PATTERN)))
     return pl.when(kept.list.len() > 0).then(kept)
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_FULL = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+
+
+def ip_series(values: pl.Series) -> pl.Series:
+    """``ip_or_none`` over a column: dotted quads checked by regex, only the (few distinct)
+    other values in Python."""
+    others = values.filter(~values.str.contains(r"^[0-9.]+$")).unique().drop_nulls()
+    mapping = {text: ip_or_none(text) for text in others}
+    return (
+        pl.select(
+            pl.when(values.str.contains(r"^[0-9.]+$"))
+            .then(pl.when(values.str.contains(_IPV4_FULL)).then(values))
+            .otherwise(values.replace_strict(mapping, default=None, return_dtype=pl.String))
+        )
+        .to_series()
+        .alias(values.name)
+    )
