@@ -248,10 +248,16 @@ def run_duckdb(folder: Path) -> dict[str, Any]:
 
 
 def child(engine: str, folder: Path) -> None:
-    # Import the libraries every engine could use first, so RSS growth is the data only.
-    import duckdb  # noqa: F401
-    import polars  # noqa: F401
-    import pyarrow  # noqa: F401
+    # Import and start the libraries every engine could use first (polars' thread pool, Arrow's
+    # allocator), so the RSS growth measured is the data, not a library's one-off start-up cost.
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    duckdb.connect().execute("SELECT 42").fetchall()
+    pl.Series([f"warm.up{i}" for i in range(100_000)]).hash(seed=1).sum()
+    pc.sum(pc.count_substring(pa.array(["warm.up"] * 100_000), pattern="."))
 
     runner = {"lamsach": run_lamsach, "python-set": run_python, "duckdb": run_duckdb}[engine]
     print(json.dumps(runner(folder)))

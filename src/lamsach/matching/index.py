@@ -25,7 +25,6 @@ from lamsach.matching.sections import (
     KINDS,
     V4_KINDS,
     Section,
-    as_series,
     compute_keys,
     sort_order,
 )
@@ -104,7 +103,7 @@ class IndicatorIndex:
         meta_parts: list[np.ndarray] = []
         start = 0
         for role, kind, values, metas in parts:
-            keys = compute_keys(kind, as_series(values))
+            keys = compute_keys(kind, values)
             order = sort_order(kind, keys)
             if order is not None:
                 keys, metas = keys[order], metas[order]

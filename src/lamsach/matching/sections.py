@@ -106,10 +106,29 @@ def _first_bad(values: pl.Series, ok: np.ndarray, kind: str) -> BadValue:
     return BadValue(f"not a valid {kind} value: {bad[0]!r}")
 
 
-def compute_keys(kind: str, values: pl.Series) -> np.ndarray:
+def hash_arrow_strings(values: pa.Array, chunk: int = 1 << 16) -> np.ndarray:
+    """hash_strings over an Arrow array, a slice at a time so the copies stay small."""
+    keys = np.empty(len(values), dtype=np.uint32)
+    for start in range(0, len(values), chunk):
+        piece = values.slice(start, chunk)
+        keys[start : start + len(piece)] = hash_strings(as_series(piece))
+    return keys
+
+
+def label_counts(values: pa.Array) -> tuple[int, ...]:
+    """The distinct numbers of labels of the names in an array."""
+    dots = pc.count_substring(values, pattern=".")
+    return tuple(sorted(int(c) + 1 for c in pc.unique(dots).to_pylist() if c is not None))
+
+
+def compute_keys(kind: str, values: pa.Array) -> np.ndarray:
     """The sort key of each value of one kind (objects for the IPv6 kinds)."""
     if kind in STRING_KINDS:
-        return hash_strings(values)
+        return hash_arrow_strings(values)
+    return _address_keys(kind, as_series(values))
+
+
+def _address_keys(kind: str, values: pl.Series) -> np.ndarray:
     if kind == "ipv4":
         ok, number = parse_ipv4(values)
         if not ok.all():
@@ -190,8 +209,7 @@ class Section:
         if kind in STRING_KINDS and len(keys) > 1:
             section.collisions = bool(np.any(keys[1:] == keys[:-1]))
         if kind == "domain" and len(keys):
-            counts = as_series(values).str.count_matches(".", literal=True).unique().to_list()
-            section.label_counts = tuple(sorted(int(c) + 1 for c in counts))
+            section.label_counts = label_counts(values)
         if kind == "cidr4" and len(keys):
             section.prefixes = tuple(int(p) for p in np.unique(keys >> np.uint64(32)))
         if kind == "cidr6":
