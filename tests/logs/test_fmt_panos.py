@@ -86,3 +86,15 @@ def test_panos_claims_no_other_real_sample(shared_data: Path) -> None:
             continue
         with open_text(str(path)) as stream:
             assert not FORMAT.sniff(read_head(stream)), path
+
+
+def test_empty_first_field(tmp_path: Path) -> None:
+    # Some PAN-OS versions leave the FUTURE_USE field before the receive time empty.
+    line = (DATA / "b_panos.log").read_text().splitlines()[1]
+    assert line.startswith("1,")
+    path = tmp_path / "panos.log"
+    path.write_text(f"{line[1:]}\nJan  1 00:00:00 pa {line[1:]}\n")
+    table, stats = read_table(path, fmt="panos")
+    assert table.column("src_ip").to_pylist() == ["10.20.1.16", "10.20.1.16"]
+    assert table.column("action").to_pylist() == ["deny", "deny"]
+    assert stats.skipped_total == 0

@@ -33,7 +33,7 @@ COLUMNS = (
     "line",
 )
 # FUTURE_USE, receive time, serial number, type: the start of every PAN-OS CSV log.
-_START = re.compile(r"(?:^|[\s>])\d+,(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d),[^,]*,([A-Z]+),")
+_START = re.compile(r"(?:^|[\s>])\d*,(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d),[^,]*,([A-Z]+),")
 _TYPES = frozenset(
     {"TRAFFIC", "THREAT", "SYSTEM", "CONFIG", "HIPMATCH", "GLOBALPROTECT", "USERID", "IPTAG"}
     | {"CORRELATION", "AUTHENTICATION", "DECRYPTION", "TUNNEL", "GTP", "SCTP", "AUDIT"}
@@ -138,7 +138,8 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if kind not in ("TRAFFIC", "THREAT"):
             skip("not traffic", number)
             continue
-        start = match.start() + (0 if line[match.start()].isdigit() else 1)
+        first = line[match.start()]
+        start = match.start() + (0 if first.isdigit() or first == "," else 1)
         row = to_row(match, _split(line[start:]), number)
         if row is None:
             skip("bad PAN-OS line", number)
