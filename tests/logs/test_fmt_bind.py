@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats import ReadContext, ReadStats, bind, get_format
 from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.formats._syslog import strip_syslog
 from lamsach.logs.reader import detect_format, read_log
@@ -165,3 +165,64 @@ def test_ip_or_none_agrees_with_ipaddress(text: str) -> None:
         expected = None
     assert ip_or_none(text) == expected
     assert ip_or_none(text) == expected  # and again, from the cache
+
+
+def _both_ways(path: Path, chunk: int, **options: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk, options=options)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(bind.read_lines(stream, ctx, fast=fast))
+        out += [pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist(), stats]
+    return tuple(out)
+
+
+def test_plain_query_lines_are_read_by_column(tmp_path: Path) -> None:
+    path = tmp_path / "query.log"
+    lines = []
+    for i in range(400):
+        client = f"10.1.{i % 4}.{i % 250}" if i % 7 else "2001:db8::7"
+        category = ["", "queries: ", "queries: info: "][i % 3]
+        flags = "+E(0)K" if i % 2 else "-T"
+        view = "view internal: " if i % 5 == 0 else ""
+        lines.append(
+            f"{1 + i % 28:02d}-Jun-2013 10:{i % 60:02d}:53.{i % 1000:03d} {category}"
+            f"client @0x7f00000{i:05x} {client}#{40000 + i} (Q{i}.Example.com): {view}"
+            f"query: Q{i}.Example.com. IN A {flags} (10.1.0.1)"
+        )
+        if i % 50 == 0:
+            lines.append("05-Jun-2013 10:21:01.000 general: info: zone example.com/IN: loaded")
+            lines.append(
+                f"Jun  5 10:20:57 ns1 named[1]: client 10.9.9.9#1 (s{i}.x): "
+                f"query: s{i}.x IN A + (10.1.0.1)"
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ctx = ReadContext(file=str(path), stats=ReadStats(file=str(path)))
+    table = bind._fast_chunk(lines[:60], 1, ctx, 2013, UTC)
+    assert table is not None and table.num_rows == 58  # 56 by column, 2 syslog lines per line
+    fast, fast_stats, slow, slow_stats = _both_ways(path, 100, year="2013", tz="+07:00")
+    assert len(fast) == 408
+    assert fast == slow
+    assert (
+        fast_stats.skipped
+        == slow_stats.skipped
+        == {"ignored: not a query, response or query-error line": 8}
+    )
+    assert fast_stats.examples == slow_stats.examples
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_column_reader_equals_line_reader_on_edge_cases(chunk: int) -> None:
+    fast, fast_stats, slow, slow_stats = _both_ways(DATA / "a_bind_queries.log", chunk, year="2013")
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
+    assert fast_stats.examples == slow_stats.examples
+
+
+@pytest.mark.shared_data
+def test_column_reader_equals_line_reader_on_infoblox(shared_data: Path) -> None:
+    path = shared_data / "logs" / "bind" / "elastic-test-infoblox-nios-named.log"
+    fast, fast_stats, slow, slow_stats = _both_ways(path, 4, year="2022")
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
