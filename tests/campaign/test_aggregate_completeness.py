@@ -59,6 +59,9 @@ def test_sums_up_three_levels_without_double_counting(session: Session, tree) ->
     assert children_totals(session, tree.campaign, u["C1"])["computers_infected"] == 5
     assert subtree_totals(session, tree.campaign, u["P"])["computers_total"] == 37
     assert subtree_totals(session, tree.campaign, u["C2"])["people_reached"] == 70
+    by_child = {unit.code: sums for unit, sums in totals_by_child(session, tree.campaign, u["P"])}
+    assert by_child["C1"]["computers_total"] == 30 and by_child["C2"]["computers_total"] == 7
+    assert by_child["C1"]["computers_infected"] == 5
     # The city's own report starts from its wards' sum; the city then adds its own machines.
     officer = tree.users["off.c1"]
     own = rp.open_report(session, officer, tree.campaign, u["C1"], now=vn_datetime(2022, 9, 23))

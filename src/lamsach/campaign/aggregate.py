@@ -110,26 +110,42 @@ def totals_by_child(
     *,
     statuses: Sequence[str] = COUNTED,
 ) -> list[tuple[Unit, dict[str, int]]]:
-    """For each direct child of ``root``: the figures of its branch (for charts by unit)."""
+    """For each direct child of ``root``: the figures of its branch (for charts by unit).
+
+    Summed in SQL, grouped by the id that follows the root's path in each unit's path.
+    """
     codes = _summed_codes(session, campaign)
     kids = list(session.scalars(select(Unit).where(Unit.parent_id == root.id).order_by(Unit.name)))
-    by_prefix = {kid.path: kid.id for kid in kids}
     sums: dict[int, dict[str, int]] = {kid.id: dict.fromkeys(codes, 0) for kid in kids}
-    kept = top_most(_counted_reports(session, campaign, root, False, statuses))
-    branch_of: dict[int, int] = {}
-    for report_id, path in kept:
-        # The child's path is the root's path plus one more id.
-        rest = path[len(root.path) :]
-        prefix = root.path + rest.split("/", 1)[0] + "/"
-        if prefix in by_prefix:
-            branch_of[report_id] = by_prefix[prefix]
-    ids = list(branch_of)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        stmt = select(ReportValue.report_id, ReportValue.row_code, ReportValue.number).where(
-            ReportValue.report_id.in_(chunk), ReportValue.row_code.in_(codes)
-        )
-        for report_id, code, number in session.execute(stmt):
-            if number is not None:
-                sums[branch_of[report_id]][code] += int(number)
+    reports = _counted_reports(session, campaign, root, False, statuses)
+    kept = top_most(reports)
+    rest = func.substr(Unit.path, len(root.path) + 1)
+    if session.get_bind().dialect.name == "postgresql":
+        slash = func.strpos(rest, "/")
+    else:
+        slash = func.instr(rest, "/")
+    branch = func.substr(rest, 1, slash - 1)
+    base = (
+        select(branch, ReportValue.row_code, func.sum(ReportValue.number))
+        .join(Report, Report.id == ReportValue.report_id)
+        .join(Unit, Unit.id == Report.unit_id)
+        .where(ReportValue.row_code.in_(codes))
+        .group_by(branch, ReportValue.row_code)
+    )
+    if len(kept) == len(reports):
+        statements = [
+            base.where(Report.campaign_id == campaign.id, Report.status.in_(statuses))
+            .where(Unit.path.like(root.path + "%"))
+            .where(Unit.id != root.id)
+        ]
+    else:
+        ids = [report_id for report_id, _ in kept]
+        statements = [
+            base.where(Report.id.in_(ids[start : start + _CHUNK]))
+            for start in range(0, len(ids), _CHUNK)
+        ]
+    for stmt in statements:
+        for kid_id, code, total in session.execute(stmt):
+            if kid_id and int(kid_id) in sums:
+                sums[int(kid_id)][code] += int(total or 0)
     return [(kid, sums[kid.id]) for kid in kids]
