@@ -328,7 +328,7 @@ class IndicatorIndex:
 
 
 _NO_TAGS: frozenset[str] = frozenset()
-_PLAIN_KIND = {
+_PLAIN_KIND: dict[IndicatorType, str] = {
     t: t.value for t in IndicatorType if t not in (IndicatorType.CIDR, IndicatorType.IP_PORT)
 }
 _EMPTY_META: MetaKey = (frozenset(), frozenset(), None, None, None, None)
