@@ -34,6 +34,7 @@ def _sample() -> list[Indicator]:
         Indicator(T.IP_PORT, "45.155.165.64:8443", {"cert-vn"}),
         Indicator(T.IP_PORT, "[2a0e:97c0:3e3:4a1::5]:6606", {"cert-vn"}),
         Indicator(T.URL, "http://update-center.dragontail.top/gate.php?id=1", {"cert-vn"}),
+        Indicator(T.URL, "https://dragontail.top/login/", {"cert-vn"}, {"phishing"}),
         Indicator(T.MD5, "d41d8cd98f00b204e9800998ecf8427e", {"cert-vn"}),
         Indicator(T.SHA1, "da39a3ee5e6b4b0d3255bfef95601890afd80709", {"cert-vn"}),
         Indicator(T.SHA256, empty_sha256, {"cert-vn"}),
@@ -131,7 +132,7 @@ def test_rpz_zone(tmp_path: Path) -> None:
     assert "32.63.165.155.45.rpz-ip CNAME ." in lines
     assert "128.1.zz.4a1.3e3.97c0.2a0e.rpz-ip CNAME ." in lines
     assert "48.zz.3e3.97c0.2a0e.rpz-ip CNAME ." in lines
-    assert result.skipped == {"ip_port": 2, "url": 1, "md5": 1, "sha1": 1, "sha256": 1}
+    assert result.skipped == {"ip_port": 2, "url": 2, "md5": 1, "sha1": 1, "sha256": 1}
     back = import_paths([_write(tmp_path, "lamsach.rpz", text)])
     assert back.files[0].format == "rpz" and back.rejects == []
     wanted = {T.DOMAIN, T.HOSTNAME, T.IPV4, T.IPV6, T.CIDR}
@@ -164,7 +165,7 @@ def test_hosts_round_trip(tmp_path: Path) -> None:
 
 def test_suricata_files_round_trip(tmp_path: Path) -> None:
     result = export(_sample(), "suricata")
-    assert result.skipped == {"ip_port": 2, "url": 1}
+    assert result.skipped == {"ip_port": 2, "url": 2}
     folder = tmp_path / "suricata"
     folder.mkdir()
     for name, text in result.files.items():

@@ -18,7 +18,9 @@ _HINTS = {
 }
 _IP_TYPES = (IndicatorType.IPV4, IndicatorType.IPV6)
 # meta.desc as lamsach writes it, so that an export read back keeps types and tags.
-_LAMSACH_DESC = re.compile(r"lamsach (?P<type>[a-z0-9_]+)(?: tags=(?P<tags>.*))?")
+_LAMSACH_DESC = re.compile(
+    r"lamsach (?P<type>[a-z0-9_]+)(?: scheme=(?P<scheme>[a-z][a-z0-9+.-]*))?(?: tags=(?P<tags>.*))?"
+)
 _EMPTY = ("-", "(empty)", "")
 
 
@@ -60,13 +62,15 @@ def read_zeek(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
         value = row.get("indicator", "")
         tags = ctx.tags
         desc = _LAMSACH_DESC.fullmatch(row.get("meta.desc", ""))
+        scheme = "http"  # Zeek writes HTTP URLs without their scheme
         if desc is not None:
+            scheme = desc.group("scheme") or scheme
             if desc.group("type") == IndicatorType.HOSTNAME.value:
                 hint = IndicatorType.HOSTNAME
             if desc.group("tags"):
                 tags = tags | frozenset(t for t in desc.group("tags").split(",") if t)
         if hint is IndicatorType.URL and "://" not in value:
-            value = "http://" + value  # Zeek writes HTTP URLs without their scheme
+            value = f"{scheme}://{value}"
         source = row.get("meta.source", "-")
         sources = frozenset() if source in _EMPTY else frozenset(filter(None, source.split(",")))
         yield RawEntry(value, number, type_hint=hint, tags=tags, sources=sources)
@@ -84,11 +88,14 @@ def write_zeek(indicators: Iterable[Indicator]) -> Iterator[str]:
         if kind is None:
             continue
         value = indicator.value
+        desc = f"lamsach {indicator.type.value}"
         if indicator.type is IndicatorType.URL:
-            value = value.split("://", 1)[1]
+            # Zeek only sees HTTP and wants no scheme; another one is kept for lamsach to read.
+            scheme, value = value.split("://", 1)
+            desc += f" scheme={scheme}" if scheme != "http" else ""
         source = ",".join(sorted(indicator.sources)) or "-"
         tags = ",".join(sorted(tag.replace("\t", " ").replace(",", " ") for tag in indicator.tags))
-        desc = f"lamsach {indicator.type.value}" + (f" tags={tags}" if tags else "")
+        desc += f" tags={tags}" if tags else ""
         yield f"{value}\t{kind}\t{source.replace(chr(9), ' ')}\t{desc}\n"
 
 
