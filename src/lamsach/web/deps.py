@@ -211,6 +211,8 @@ def render(
         "date": lambda value: i18n.fmt_date(value, locale),
         "datetime": lambda value: i18n.fmt_datetime(value, locale),
         "nav": "",
+        # Paths, not absolute URLs: links must not depend on the Host header a client sends.
+        "url_for": lambda name, **params: str(request.app.url_path_for(name, **params)),
     }
     ctx.update(context or {})
     return get_portal(request).templates.TemplateResponse(request, name, ctx, status_code)
