@@ -31,7 +31,7 @@ def test_made_up_asa_lines() -> None:
     assert detect_format(str(path)).name == "cisco-asa"
     table, stats = read_table(path)
     rows = table.to_pylist()
-    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 9, 11]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 9, 11, 12, 13]
     built = rows[0]  # outbound: the inside host opened it
     assert built["time"] == datetime(bsd_year(3, 5), 3, 5, 8, 25, 1, tzinfo=UTC)
     assert endpoints(built) == ("10.20.1.15", 49822, "203.0.113.66", 443, "tcp")
@@ -57,14 +57,31 @@ def test_made_up_asa_lines() -> None:
     )
     # inbound: the outside host opened it (CRLF line)
     assert endpoints(rows[6]) == ("192.0.2.10", 53, "10.20.1.19", 41000, "udp")
+    # Firepower connection events: Key: value pairs, values may hold commas
+    dns, web = rows[7], rows[8]
+    assert dns["time"] == datetime(2024, 3, 5, 8, 26, 1, tzinfo=UTC)  # the syslog stamp
+    assert endpoints(dns) == ("10.20.1.21", 56901, "192.0.2.53", 53, "udp")
+    assert (dns["host"], dns["log_type"], dns["bytes"], dns["action"]) == (
+        "beacon.evil.example",
+        "dns",
+        240,
+        "Allow",
+    )
+    assert web["time"] == datetime(2024, 3, 5, 8, 26, 2, tzinfo=UTC)  # no header: FirstPacketSecond
+    assert (web["host"], web["url"], web["log_type"], web["action"]) == (
+        "malware.example.net",
+        "http://malware.example.net/a,b.php?x=1",
+        "http",
+        "Block",
+    )
     assert stats.skipped == {
         "not a connection message": 1,
-        "bad ASA message": 1,
+        "bad ASA message": 2,
         "not an ASA message": 1,
     }
     assert stats.examples == {
         "not a connection message": [6],
-        "bad ASA message": [7],
+        "bad ASA message": [7, 14],
         "not an ASA message": [8],
     }
 

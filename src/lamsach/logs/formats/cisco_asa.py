@@ -1,7 +1,8 @@
 """Cisco ASA / FTD syslog: built and torn-down connections, ACL denies, Botnet Traffic Filter, URLs.
 
 Read: 302013-302016 and 302020/302021 (connections), 106001/106006/106007/106015/106023/106100
-(denies and ACL hits), 338xxx (dynamic filter, with the listed domain), 304001/304002 (URLs).
+(denies and ACL hits), 338xxx (dynamic filter, with the listed domain), 304001/304002 (URLs), and
+Firepower's 430001-430005 events (``Key: value`` pairs, with DNS queries and URLs).
 Other message ids carry no connection and are skipped.
 """
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, syslog_micros
 from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
     "time",
@@ -31,7 +33,7 @@ COLUMNS = (
     "log_type",
     "line",
 )
-_MESSAGE = re.compile(r"%(?:ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?\d-(\d{6}):? ?")
+_MESSAGE = re.compile(r"%(?:ASA|FTD|PIX|FWSM|NGIPS)-(?:[a-z]+-)?\d-(\d{6}):? ?")
 # "outside:192.0.2.1/443", "OUTSIDE:2001:db8::1/443", "dmz:host-name/25"
 _END = r"(\S+?):(\S+?)/(\d+)"
 _CONN = re.compile(
@@ -55,6 +57,8 @@ _DYNAMIC = re.compile(
 )
 _URL_ACCESSED = re.compile(r"^(\S+?)(?:\(\S*\))? Accessed URL (\S+?):(\S+)")
 _URL_DENIED = re.compile(r"Access denied URL (\S+) SRC (\S+) DEST (\S+)")
+# FTD "Key: value, Key: value": a value may hold commas, a key starts upper-case.
+_FTD_SPLIT = re.compile(r", (?=[A-Z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)*: )")
 _HOST_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9.-]+\.[a-z0-9-]+$", re.IGNORECASE)
 
 Row = tuple[object, ...]
@@ -141,6 +145,33 @@ def _url_host(url: str, server: str) -> tuple[str | None, str]:
     return (host if _HOST_NAME.match(host) else None), url
 
 
+def _ftd(text: str) -> Row | None:
+    fields = dict(part.partition(": ")[::2] for part in _FTD_SPLIT.split(text.strip()))
+    src, dst = fields.get("SrcIP"), fields.get("DstIP")
+    if src is None and dst is None:
+        return None
+    host = fields.get("DNSQuery") or fields.get("ReferencedHost") or None
+    url = fields.get("URL") or None
+    if url is not None and "://" not in url:
+        url = None
+    log_type = "dns" if fields.get("DNSQuery") else ("http" if host or url else "conn")
+    sizes = [fields.get("InitiatorBytes", ""), fields.get("ResponderBytes", "")]
+    size = sum(int(n) for n in sizes if n.isdigit()) if any(n.isdigit() for n in sizes) else None
+    return (
+        src,
+        fields.get("SrcPort"),
+        dst,
+        fields.get("DstPort"),
+        fields.get("Protocol"),
+        host.lower().rstrip(".") if host else None,
+        url,
+        size,
+        fields.get("AccessControlRuleAction") or None,
+        log_type,
+        fields.get("FirstPacketSecond"),
+    )
+
+
 _PARSERS: dict[str, Callable[[str], Row | None]] = {
     **dict.fromkeys(("302013", "302014", "302015", "302016"), _conn),
     **dict.fromkeys(("302020", "302021"), _icmp),
@@ -150,11 +181,14 @@ _PARSERS: dict[str, Callable[[str], Row | None]] = {
     **dict.fromkeys(("338001", "338002", "338003", "338004", "338005", "338006"), _dynamic),
     **dict.fromkeys(("338007", "338008"), _dynamic),
     **dict.fromkeys(("304001", "304002"), _url),
+    **dict.fromkeys(("430001", "430002", "430003", "430004", "430005"), _ftd),
 }
 
 
 def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
-    src, sport, dst, dport, proto, host, url, size, action, log_type = fields
+    src, sport, dst, dport, proto, host, url, size, action, log_type = fields[:10]
+    if stamp is None and len(fields) > 10 and isinstance(fields[10], str):
+        stamp = to_micros(parse_iso(fields[10].replace("Z", "+00:00")))
     src_ip, dst_ip = canonical_ip(str(src)), canonical_ip(str(dst))
     if src_ip is None and dst_ip is None:
         return None
@@ -167,7 +201,7 @@ def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
         proto_name(proto) if isinstance(proto, str) else None,
         host,
         url,
-        int(size) if isinstance(size, str) else None,
+        int(size) if isinstance(size, str | int) else None,
         action,
         log_type,
         number,
