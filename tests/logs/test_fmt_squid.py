@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, get_format
+from lamsach.logs.formats import ReadContext, ReadStats, get_format, squid
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
 
@@ -122,3 +122,75 @@ def test_squid_sniff_leaves_other_samples_alone(shared_data: Path) -> None:
         if path.is_file() and path.suffix != ".md":
             head = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
             assert sniff(head[:20]) == (path.parent.name == "squid"), path
+
+
+def _both_ways(path: Path, chunk: int) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(squid.read_lines(stream, ctx, fast=fast))
+        out += [pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist(), stats]
+    return tuple(out)
+
+
+TARGETS = [
+    "GET http://www.Example.com/a?b=1",
+    "GET HTTP://UPPER.example.com:8080/",
+    "GET https://secure.example.org:0/zero-port",
+    "GET http://203.0.113.5/by-address",
+    "GET http:///no-host",
+    "GET ftp://files.example.net/pub/x",
+    "GET http://user:pw@auth.example.com/",
+    "GET http://[2001:db8::1]:8080/v6",
+    "GET http://big.example.com:99999/bad-port",
+    "GET averyveryverylongscheme://x.example/",
+    "CONNECT tunnel.Example.com.:443",
+    "CONNECT 198.51.100.9:8443",
+    "CONNECT [2001:db8::2]:443",
+    "NONE error:invalid-request",
+    "GET /relative/path",
+]
+
+
+def test_column_reader_equals_line_reader_on_generated_log(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    lines = []
+    for i in range(300):
+        method, target = TARGETS[i % len(TARGETS)].split(" ", 1)
+        client = f"10.5.{i % 3}.{i % 200}" if i % 11 else "2001:db8::a"
+        peer = ["HIER_DIRECT/203.0.113.20", "HIER_NONE/-", "FIRSTUP_PARENT/proxy.lan"][i % 3]
+        size = "-" if i % 13 == 0 else str(i * 10)
+        lines.append(
+            f"{1700000000 + i * 0.125:.3f} {i:6d} {client} TCP_MISS/200 {size} "
+            f"{method} {target} - {peer} text/html"
+        )
+        if i % 40 == 0:
+            lines.append("garbage line")
+            lines.append(
+                f'10.5.0.{i % 200} - - [05/Jun/2013:10:20:53 +0700] "GET http://c{i}.example/ '
+                'HTTP/1.1" 200 12 TCP_MISS:HIER_DIRECT'
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ctx = ReadContext(file=str(path), stats=ReadStats(file=str(path)))
+    assert squid._fast_chunk(lines, 1, ctx) is not None
+    fast, fast_stats, slow, slow_stats = _both_ways(path, 64)
+    assert len(fast) == 308
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped == {"not a Squid access.log line": 8}
+    assert fast_stats.examples == slow_stats.examples
+
+
+@pytest.mark.parametrize("name", ["a_squid_native.log", "a_squid_common.log"])
+def test_column_reader_equals_line_reader_on_edge_cases(name: str) -> None:
+    fast, fast_stats, slow, slow_stats = _both_ways(DATA / name, 4)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
+
+
+@pytest.mark.shared_data
+def test_column_reader_equals_line_reader_on_real_log(shared_data: Path) -> None:
+    fast, _, slow, _ = _both_ways(shared_data / "logs" / "squid" / "elastic-test-access.log", 33)
+    assert len(fast) == 100
+    assert fast == slow

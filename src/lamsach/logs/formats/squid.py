@@ -8,17 +8,19 @@ from datetime import datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+import polars as pl
 import pyarrow as pa
 
-from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
+from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
     head_without_bom,
     ip_or_none,
-    without_bom,
 )
 from lamsach.logs.formats._syslog import to_micros
+from lamsach.logs.schema import batch_from_columns
 
 COLUMNS = (
     "time",
@@ -44,6 +46,10 @@ _COMMON = re.compile(
     r"(\S+) \S+ \S+ \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
     r'"([A-Z]+) (\S+)(?: [^"]*)?" (\d{3}|-) (\d+|-)(?:.*? ([A-Z_]+):([A-Z_]+))?'
 )
+# The targets the column reader takes; anything fancier (user info, IPv6, odd ports) is read
+# per line by urlsplit.
+_PLAIN_URL = r"^([A-Za-z][A-Za-z0-9+.-]{0,8})://([A-Za-z0-9._-]*)(?::([0-9]{1,5}))?(?:[/?#]|$)"
+_PLAIN_CONNECT = r"^([A-Za-z0-9._-]+):([0-9]{1,5})$"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 
 
@@ -114,27 +120,114 @@ def _common(match: re.Match[str], line_no: int) -> tuple[Any, ...] | None:
     )
 
 
-def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    buffer = RowBuffer(ctx, COLUMNS)
-    rows = buffer.rows
-    stats = ctx.stats
-    for line_no, line in enumerate(without_bom(stream), 1):
-        if not line.strip():
-            continue
-        native = _NATIVE.match(line)
-        row = _native(native, line_no) if native is not None else None
-        if row is None:
-            common = _COMMON.match(line)
-            row = _common(common, line_no) if common is not None else None
-        if row is None:
-            stats.skip("not a Squid access.log line", line_no)
-            continue
-        rows.append(row)
-        if len(rows) >= buffer.size:
-            yield buffer.flush()
-            rows = buffer.rows
+def _line_row(line: str, line_no: int, stats: ReadStats) -> tuple[Any, ...] | None:
+    if not line.strip():
+        return None
+    native = _NATIVE.match(line)
+    row = _native(native, line_no) if native is not None else None
+    if row is None:
+        common = _COMMON.match(line)
+        row = _common(common, line_no) if common is not None else None
+    if row is None:
+        stats.skip("not a Squid access.log line", line_no)
+    return row
+
+
+def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table | None:
+    """Native lines whose target is a plain URL or ``CONNECT host:port`` read by column with
+    polars regexes; every other line of the chunk goes through the per-line parser."""
+    try:
+        frame = (
+            pl.Series("text", lines, dtype=pl.String)
+            .str.extract_groups("^" + _NATIVE.pattern)
+            .struct.unnest()
+            .with_row_index("index")
+        )
+        stamp, client, code, _status, size, method, target, peer = frame.columns[1:]
+        url = frame.get_column(target).str.extract_groups(_PLAIN_URL).struct.unnest()
+        connect = frame.get_column(target).str.extract_groups(_PLAIN_CONNECT).struct.unnest()
+        frame = frame.with_columns(
+            url.get_column(url.columns[0]).str.to_lowercase().alias("scheme"),
+            url.get_column(url.columns[1]).alias("url_host"),
+            url.get_column(url.columns[2]).cast(pl.Int64).alias("url_port"),
+            connect.get_column(connect.columns[0]).alias("connect_host"),
+            connect.get_column(connect.columns[1]).cast(pl.Int64).alias("connect_port"),
+        )
+        is_connect = pl.col(method) == "CONNECT"
+        absolute = pl.col(target).str.slice(0, 12).str.contains("://", literal=True)
+        simple = pl.col(stamp).is_not_null() & (
+            pl.when(absolute)
+            .then(pl.col("scheme").is_not_null() & ~(pl.col("url_port") > 65535).fill_null(False))
+            .when(is_connect)
+            .then(pl.col("connect_host").is_not_null())
+            .otherwise(pl.lit(True))
+        )
+        fast = frame.filter(simple)
+        others = frame.filter(~simple).get_column("index").to_list()
+        default_port = pl.col("scheme").replace_strict(
+            _DEFAULT_PORTS, default=None, return_dtype=pl.Int64
+        )
+        host = host_expr(
+            pl.when(absolute).then(pl.col("url_host")).when(is_connect).then(pl.col("connect_host"))
+        )
+        fast = fast.with_columns(
+            host.alias("host"),
+            pl.when(absolute)
+            .then(pl.when(pl.col("url_port") > 0).then(pl.col("url_port")).otherwise(default_port))
+            .when(is_connect)
+            .then(pl.col("connect_port"))
+            .alias("port"),
+        )
+        fast = fast.with_columns(
+            ip_series(fast.get_column("host")).alias("host_ip"),
+            ip_series(fast.get_column(client)),
+            ip_series(fast.get_column(peer)),
+        )
+        out = fast.select(
+            (pl.col(stamp).cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).alias("time"),
+            pl.col(client).alias("src_ip"),
+            pl.coalesce(pl.col(peer), pl.col("host_ip")).alias("dst_ip"),
+            pl.col("port").cast(pl.Int32).alias("dst_port"),
+            pl.lit("tcp").alias("proto"),
+            pl.when(pl.col("host_ip").is_null()).then(pl.col("host")).alias("host"),
+            pl.when(absolute).then(pl.col(target)).alias("url"),
+            pl.when(pl.col(size) != "-").then(pl.col(size).cast(pl.Int64)).alias("bytes"),
+            pl.col(code).alias("action"),
+            (pl.col("index").cast(pl.Int64) + first_line).alias("line"),
+        )
+    except Exception:  # any surprise sends the chunk to the per-line reader
+        return None
+    columns: dict[str, Any] = {column: out.get_column(column).to_arrow() for column in out.columns}
+    columns["log_type"] = pa.array(["proxy"] * out.height)
+    columns["file"] = pa.array([ctx.file] * out.height)
+    tables = [pa.Table.from_batches([batch_from_columns(columns, out.height)])]
+    rows = [row for i in others if (row := _line_row(lines[i], first_line + i, ctx.stats))]
     if rows:
-        yield buffer.flush()
+        buffer = RowBuffer(ctx, COLUMNS)
+        buffer.rows = rows
+        tables.append(pa.Table.from_batches([buffer.flush()]))
+    return pa.concat_tables(tables).sort_by("line")
+
+
+def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
+    """Batches of an access.log; ``fast`` reads plain native lines by column first."""
+    for first_line, lines in chunks(stream, max(1, ctx.batch_size)):
+        table = _fast_chunk(lines, first_line, ctx) if fast else None
+        if table is not None:
+            yield from (batch for batch in table.to_batches() if batch.num_rows)
+            continue
+        buffer = RowBuffer(ctx, COLUMNS)
+        buffer.rows = [
+            row
+            for line_no, line in enumerate(lines, first_line)
+            if (row := _line_row(line, line_no, ctx.stats))
+        ]
+        if buffer.rows:
+            yield buffer.flush()
+
+
+def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    return read_lines(stream, ctx)
 
 
 def _proxy_line(line: str) -> bool:
