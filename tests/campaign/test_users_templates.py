@@ -195,3 +195,27 @@ def test_every_message_has_both_languages() -> None:
         assert vi and en and vi != en, code
     assert message("rule.le", {"other_label_vi": "X", "other_value": 3}, "vi").endswith("(3).")
     assert message("no.such.id") == "no.such.id"
+
+
+def test_audit_log_and_accounts_seen_within_scope(session: Session, tree) -> None:
+    now = datetime(2022, 9, 20, 2)
+    authenticate(session, "off.w1", "sai", now=now)
+    authenticate(session, "off.w3", "sai", now=now)
+    local_admin = create_user(
+        session, None, "qt.c1", "mat-khau-dai", role=Role.ADMINISTRATOR, unit=tree.units["C1"]
+    )
+    seen = {(e.username, e.action) for e in audit.entries(session, viewer=local_admin)}
+    assert ("off.w1", audit.LOGIN) in seen and ("off.w3", audit.LOGIN) not in seen
+    everything = {
+        (e.username, e.action) for e in audit.entries(session, viewer=tree.users["admin"])
+    }
+    assert ("off.w3", audit.LOGIN) in everything
+    assert audit.entries(session, viewer=tree.users["coord"]) == []
+    # Everyone may change their own password, nobody else's without managing the account.
+    set_password(session, tree.users["off.w1"], tree.users["off.w1"], "mat-khau-moi-1")
+    with pytest.raises(PermissionDenied):
+        set_password(session, tree.users["off.w1"], tree.users["off.w2"], "mat-khau-moi-2")
+    with pytest.raises(PermissionDenied):
+        set_active(session, tree.users["off.w1"], tree.users["off.w1"], False)
+    set_password(session, local_admin, tree.users["off.w2"], "mat-khau-moi-2")
+    assert authenticate(session, "off.w2", "mat-khau-moi-2") is not None

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from lamsach.campaign.permissions import Action, can_global, unit_filter
 from lamsach.campaign.timeutil import utcnow
-from lamsach.storage.models import AuditEntry, User
+from lamsach.storage.models import AuditEntry, RoleAssignment, Unit, User
 
 LOGIN = "login"
 LOGOUT = "logout"
@@ -97,13 +98,22 @@ def login_locked(
 def entries(
     session: Session,
     *,
+    viewer: User | None = None,
     action: str | None = None,
     username: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[AuditEntry]:
-    """The newest entries first (callers check Action.VIEW_AUDIT_LOG first)."""
+    """The newest entries first. With ``viewer``, only what that user may see: everything for an
+    administrator of a root unit, else the entries of the users holding roles in their subtree."""
     stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if viewer is not None and not can_global(viewer, Action.VIEW_AUDIT_LOG):
+        in_scope = (
+            select(RoleAssignment.user_id)
+            .join(Unit, Unit.id == RoleAssignment.unit_id)
+            .where(unit_filter(viewer, Action.VIEW_AUDIT_LOG))
+        )
+        stmt = stmt.where(AuditEntry.user_id.in_(in_scope))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     if username:

@@ -126,6 +126,21 @@ def can_anywhere(user: User | None, action: Action) -> bool:
     return any(action in GRANTS.get(Role(a.role), {}) for a in user.roles)
 
 
+def can_manage_user(actor: User | None, user: User, *, itself: bool = False) -> bool:
+    """Manage an account: MANAGE_USERS over every unit where it holds a role.
+
+    An account with no role needs an administrator of a root unit; ``itself`` allows the
+    action on one's own account (changing one's password).
+    """
+    if actor is None or not actor.is_active:
+        return False
+    if itself and actor.id == user.id:
+        return True
+    if not user.roles:
+        return can_global(actor, Action.MANAGE_USERS)
+    return all(can(actor, Action.MANAGE_USERS, a.unit) for a in user.roles)
+
+
 def require(user: User | None, action: Action, unit: Unit) -> None:
     if not can(user, action, unit):
         raise PermissionDenied("permission.denied", action=action.value, unit=unit.code)

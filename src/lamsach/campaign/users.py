@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from lamsach.campaign import audit
 from lamsach.campaign.errors import Issue, NotFound, PermissionDenied, ValidationFailed
-from lamsach.campaign.permissions import Action, Role, can, unit_filter
+from lamsach.campaign.permissions import (
+    Action,
+    Role,
+    can,
+    can_global,
+    can_manage_user,
+    unit_filter,
+)
 from lamsach.campaign.timeutil import utcnow
 from lamsach.storage.models import RoleAssignment, Unit, User
 
@@ -145,20 +152,14 @@ def revoke_role(session: Session, actor: User | None, user: User, assignment_id:
     raise NotFound("role.not_found", id=assignment_id)
 
 
-def _require_manage_user(actor: User | None, user: User) -> None:
-    """Managing a user needs MANAGE_USERS over every unit where the user holds a role."""
-    if actor is None or actor.id == user.id:
-        return
-    if not user.roles:
-        if not any(a.role == Role.ADMINISTRATOR.value for a in actor.roles):
-            raise PermissionDenied("permission.denied", action=Action.MANAGE_USERS.value, unit="")
-        return
-    for assignment in user.roles:
-        _require_manage_users(actor, assignment.unit)
+def _require_manage_user(actor: User | None, user: User, *, itself: bool = False) -> None:
+    if actor is not None and not can_manage_user(actor, user, itself=itself):
+        raise PermissionDenied("permission.denied", action=Action.MANAGE_USERS.value, unit="")
 
 
 def set_password(session: Session, actor: User | None, user: User, password: str) -> None:
-    _require_manage_user(actor, user)
+    """A new password, set by the user or by someone who manages the account."""
+    _require_manage_user(actor, user, itself=True)
     issues = check_password_rules(password)
     if issues:
         raise ValidationFailed(issues)
@@ -191,6 +192,7 @@ def authenticate(
         audit.record(
             session,
             audit.LOGIN,
+            user=user,
             username=username.strip().lower(),
             success=False,
             client_ip=client_ip,
@@ -210,7 +212,7 @@ def list_users(session: Session, actor: User) -> list[User]:
     visible = visible.where(unit_filter(actor, Action.MANAGE_USERS))
     stmt = select(User).where(User.id.in_(visible))
     users = list(session.scalars(stmt.order_by(User.username)))
-    if any(a.role == Role.ADMINISTRATOR.value and a.unit.parent_id is None for a in actor.roles):
+    if can_global(actor, Action.MANAGE_USERS):
         no_role = select(User).where(~User.id.in_(select(RoleAssignment.user_id)))
         users.extend(session.scalars(no_role.order_by(User.username)))
     return users
