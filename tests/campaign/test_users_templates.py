@@ -157,6 +157,21 @@ def test_copy_edit_and_freeze_templates(session: Session, tree) -> None:
     with pytest.raises(Conflict) as err:
         update_template(session, tree.users["coord"], copy, APPENDIX_01)
     assert err.value.code == "template.frozen"
+    # A campaign's template is fixed once a report exists.
+    from lamsach.campaign import reports as rp
+    from lamsach.campaign.campaigns import update_campaign
+
+    fields = CampaignFields(
+        "Chiến dịch thử", tree.campaign.start_date, tree.campaign.deadline, tree.campaign.lock_date
+    )
+    update_campaign(session, tree.users["admin"], tree.campaign, fields, template=copy)
+    update_campaign(session, tree.users["admin"], tree.campaign, fields, template=builtin)
+    rp.open_report(session, tree.users["off.w1"], tree.campaign, tree.units["W1"])
+    with pytest.raises(Conflict) as fixed:
+        update_campaign(session, tree.users["admin"], tree.campaign, fields, template=copy)
+    assert fixed.value.code == "campaign.has_reports"
+    with pytest.raises(PermissionDenied):
+        update_campaign(session, tree.users["coord"], tree.campaign, fields)
 
 
 def test_bad_template_definitions_are_listed() -> None:

@@ -10,12 +10,13 @@ from sqlalchemy import delete, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lamsach.campaign import audit
-from lamsach.campaign.errors import Issue, NotFound, PermissionDenied, ValidationFailed
+from lamsach.campaign.errors import Conflict, Issue, NotFound, PermissionDenied, ValidationFailed
 from lamsach.campaign.permissions import Action, can, require, unit_filter
 from lamsach.storage.models import (
     Campaign,
     CampaignUnit,
     LockException,
+    Report,
     ReportTemplate,
     Unit,
     User,
@@ -99,7 +100,10 @@ def update_campaign(
     campaign.directive_refs = [r.strip() for r in fields.directive_refs if r.strip()]
     campaign.start_date, campaign.deadline = fields.start_date, fields.deadline
     campaign.lock_date = fields.lock_date
-    if template is not None:
+    if template is not None and template.id != campaign.template_id:
+        # Reports hold values by the rows of their template: it is fixed once one exists.
+        if session.scalar(select(Report.id).where(Report.campaign_id == campaign.id).limit(1)):
+            raise Conflict("campaign.has_reports", campaign=campaign.name)
         campaign.template_id = template.id
     session.flush()
     audit.record(session, "campaign.update", user=actor, target=campaign.name)

@@ -87,6 +87,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Cần: ngày bắt đầu ≤ hạn báo cáo ≤ ngày khóa số liệu.",
         "Needs start date ≤ deadline ≤ lock date.",
     ),
+    "campaign.has_reports": (
+        "Chiến dịch đã có báo cáo nên không đổi được mẫu báo cáo.",
+        "The campaign already has reports: its template cannot change.",
+    ),
     "campaign.unit_outside": (
         "Đơn vị {value} không thuộc đơn vị chủ trì.",
         "Unit {value} is not under the campaign's unit.",
