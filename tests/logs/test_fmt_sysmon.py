@@ -8,6 +8,7 @@ CRC32 checksums of both headers.
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lamsach.logs.formats import ReadStats
+from lamsach.logs.formats import ReadContext, ReadStats
 from lamsach.logs.formats.sysmon import FORMATS, dns_answers
 from lamsach.logs.reader import detect_format, open_text, read_head, read_log
+from lamsach.logs.schema import LOG_SCHEMA
 
 DATA = Path(__file__).parent / "data"
-TEXT_FORMAT = FORMATS[0]
+TEXT_FORMAT, EVTX_FORMAT = FORMATS
 
 # ---- a minimal EVTX writer ----
 
@@ -493,3 +497,33 @@ def test_reverse_dns_name_never_matches_a_domain(tmp_path: Path) -> None:
         ("192.0.2.44", "192.0.2.44", "answers", 12),
         ("evil.example", "c2.evil.example", "host", 12),
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_damaged_evtx_never_raises(data: st.DataObject) -> None:
+    raw = bytearray(evtx_bytes([_events()]))
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0x1000, 0x1000 + 0x200 + 3000))
+        raw[at] = data.draw(st.integers(0, 255))
+    stats = ReadStats(file="fuzz.evtx")
+    ctx = ReadContext(file="fuzz.evtx", stats=stats, batch_size=2)
+    batches = list(EVTX_FORMAT.read(io.BytesIO(bytes(raw)), ctx))
+    assert all(batch.schema == LOG_SCHEMA for batch in batches)
+    assert sum(batch.num_rows for batch in batches) <= 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_damaged_text_exports_never_raise(data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(sorted(p.name for p in DATA.glob("b_sysmon_*"))))
+    text = (DATA / name).read_text()
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        cut = data.draw(st.integers(0, 40))
+        junk = data.draw(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8))
+        text = text[:at] + junk + text[at + cut :]
+    stats = ReadStats(file=name)
+    ctx = ReadContext(file=name, stats=stats, batch_size=2)
+    batches = list(TEXT_FORMAT.read(io.StringIO(text), ctx))
+    assert all(batch.schema == LOG_SCHEMA for batch in batches)

@@ -43,7 +43,7 @@ def canonical_ip(text: str | None) -> str | None:
     try:  # dotted IPv4 is already canonical: let the C parser check it
         socket.inet_pton(socket.AF_INET, text)
         return text
-    except OSError:
+    except (OSError, ValueError):  # not dotted IPv4 (ValueError: a NUL in the text)
         return _canonical_other(text)
 
 
