@@ -198,9 +198,7 @@ def make_index(args: argparse.Namespace) -> Index:
 
 
 def write_lists(index: Index, folder: Path) -> None:
-    with open(folder / "domains.txt", "wb") as f:
-        f.write(pc.binary_join(pa.array([index.domains]), "\n")[0].as_buffer())
-        f.write(b"\n")
+    (folder / "domains.txt").write_text("\n".join(index.domains.to_pylist()) + "\n")
     ips = ipv4_text(index.ips).to_pylist() + index.ipv6
     (folder / "ips.txt").write_text("\n".join(ips) + "\n")
     cidrs = [f"{ipaddress.IPv4Address(n)}/{p}" for n, p in index.nets]

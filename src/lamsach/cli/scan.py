@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +59,7 @@ def _is_index(path: str) -> bool:
 
 
 def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tuple[Any, str | None]:
-    """The index to scan with, and its file when it can be loaded as is by worker processes."""
+    """The index to scan with, or None and its file when one index file is used as it is."""
     from lamsach.indicators.guards import read_allow_list
     from lamsach.matching.index import IndicatorIndex
 
@@ -71,7 +69,7 @@ def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tupl
     indexes = [p for p in iocs if _is_index(p)]
     lists = [p for p in iocs if p not in indexes]
     if len(indexes) == 1 and not lists and not allow:
-        return IndicatorIndex.load(indexes[0]), indexes[0]
+        return None, indexes[0]  # loaded by the processes that scan
     merged: dict[Any, Any] = {}
 
     def add(indicator: Any) -> None:
@@ -170,8 +168,6 @@ def scan(
         raise _fail(console, str(exc)) from None
     workers = workers or os.cpu_count() or 1
     tasks, errors = plan_tasks(paths, log_format, parts=workers, options=options)
-    if index_path is None and not sys.platform.startswith("linux") and workers > 1:
-        index_path = _save_temporary(index)
     report = ScanReport(errors=list(errors))
     summary = HitSummary()
     writer = HitWriter(out) if out is not None else None
@@ -213,6 +209,10 @@ def scan(
                 report=report,
             )
             progress.update(bar, completed=total or 0, records=report.records, hits=report.hits)
+    except KeyboardInterrupt:
+        raise _fail(console, "interrupted") from None
+    except Exception as exc:  # any failure must exit 2, never look like "hits found"
+        raise _fail(console, f"scan failed: {exc!r}") from exc
     finally:
         if writer is not None:
             writer.close()
@@ -232,13 +232,6 @@ def _internal(networks: list[str]) -> Any:
     if not networks:
         return DEFAULT_INTERNAL
     return InternalNetworks.from_strings(" ".join(networks))
-
-
-def _save_temporary(index: Any) -> str:
-    handle, name = tempfile.mkstemp(suffix=INDEX_SUFFIX)
-    os.close(handle)
-    index.save(name)
-    return name
 
 
 def _progress(console: Console, quiet: bool) -> Progress:

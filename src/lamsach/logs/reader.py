@@ -30,6 +30,7 @@ from lamsach.logs.formats import (
 
 STDIN = "-"
 SNIFF_LINES = 20
+SNIFF_BYTES = 256 << 10
 MAGIC_GZIP = b"\x1f\x8b"
 MAGIC_BZIP2 = b"BZh"
 MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
@@ -181,19 +182,39 @@ def read_head(stream: io.TextIOWrapper, limit: int = SNIFF_LINES) -> list[str]:
     return head
 
 
+def _head_bytes(path: str, limit: int = SNIFF_BYTES) -> bytes:
+    """The first decompressed bytes of a file; a damaged tail does not stop sniffing."""
+    chunks: list[bytes] = []
+    size = 0
+    with open_binary(path) as raw:
+        try:
+            while size < limit:
+                chunk = raw.read1(8192)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except (EOFError, OSError, zstandard.ZstdError):
+            if not chunks:
+                raise
+    return b"".join(chunks)
+
+
 def detect_format(path: str) -> LogFormat:
     """The format of a file, from its first non-empty lines."""
     if path == STDIN:
         raise LogReadError("standard input needs --format")
     try:
-        with open_binary(path) as raw:
-            fmt = sniff_binary(raw.read(64))
-            if fmt is not None:
-                return fmt
-        with open_text(path) as stream:
-            head = read_head(stream)
+        data = _head_bytes(path)
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         raise LogReadError(f"{path}: cannot read ({exc})") from exc
+    fmt = sniff_binary(data[:64])
+    if fmt is not None:
+        return fmt
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+    head = read_head(text)
+    if len(data) >= SNIFF_BYTES and len(head) < SNIFF_LINES and head:
+        head.pop()  # the last line may be cut at the byte limit
     fmt = sniff_format(head)
     if fmt is None:
         raise LogReadError(f"{path}: unrecognised log format (use --format)")

@@ -1,8 +1,8 @@
 """The local engine: run scan tasks on a pool of worker processes, one per core by default.
 
-Each worker gets the index once (inherited from the parent where processes fork, loaded from
-its file otherwise) and calls the kernel on its batches; results come back in task order, so
-the output does not depend on the number of workers.
+Each worker loads the index once from its file and calls the kernel on its batches; results
+come back in task order, so the output does not depend on the number of workers. Workers are
+spawned, not forked: polars and Arrow thread pools do not survive a fork.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
@@ -42,17 +42,18 @@ def default_matcher() -> Matcher:
     return match_batch
 
 
-def _init_worker(
-    index: Any, index_path: str | None, internal: Any, matcher: Matcher | None, progress: Any
-) -> None:
+def _init_worker(index_path: str, internal: Any, matcher: Matcher | None, progress: Any) -> None:
     # Arrow and polars would start their own threads in every process: one core, one thread.
-    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    os.environ["POLARS_MAX_THREADS"] = "1"
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    if index is None and index_path is not None:
-        from lamsach.matching.index import IndicatorIndex
+    from lamsach.matching.index import IndicatorIndex
 
-        index = IndicatorIndex.load(index_path)
+    index = IndicatorIndex.load(index_path)
+    if isinstance(internal, list):
+        from lamsach.matching.direction import InternalNetworks
+
+        internal = InternalNetworks(internal)
     _WORKER.update(index=index, internal=internal, matcher=matcher or default_matcher())
     _WORKER["progress"] = progress
 
@@ -93,12 +94,18 @@ def run_scan(
     on_progress: Progress | None = None,
     report: ScanReport | None = None,
 ) -> ScanReport:
-    """Scan every task, calling ``on_hits`` with each task's hits in task order."""
+    """Scan every task, calling ``on_hits`` with each task's hits in task order.
+
+    ``index`` may be None when ``index_path`` names its file: it is then loaded only by the
+    processes that need it.
+    """
     report = report if report is not None else ScanReport()
     workers = max(1, workers or os.cpu_count() or 1)
     line_offsets: dict[str, int] = {}
-    inline = [t for t in tasks if t.path == STDIN or workers == 1 or len(tasks) == 1]
-    pooled = [t for t in tasks if t not in inline]
+    alone = workers == 1 or len(tasks) == 1
+    inline = [t for t in tasks if alone or t.path == STDIN]
+    inline_orders = {t.order for t in inline}
+    pooled = [t for t in tasks if t.order not in inline_orders]
 
     def collect(result: TaskResult) -> None:
         task = result.task
@@ -120,14 +127,38 @@ def run_scan(
             on_hits(result.hits)
 
     local_matcher = matcher or default_matcher()
+    if index is None and (inline or index_path is None):
+        from lamsach.matching.index import IndicatorIndex
+
+        if index_path is None:
+            raise ValueError("run_scan needs an index or its file")
+        index = IndicatorIndex.load(index_path)
     if not pooled:
         for task in inline:
             collect(scan_task(task, index, internal, local_matcher, on_progress))
         return report
-    for result in _pool_results(
-        pooled, inline, index, index_path, internal, matcher, workers, local_matcher, on_progress
-    ):
-        collect(result)
+    temporary = None
+    if index_path is None:
+        handle, temporary = tempfile.mkstemp(suffix=".lsidx")
+        os.close(handle)
+        index.save(temporary)
+        index_path = temporary
+    try:
+        for result in _pool_results(
+            pooled,
+            inline,
+            index,
+            str(index_path),
+            internal,
+            matcher,
+            workers,
+            local_matcher,
+            on_progress,
+        ):
+            collect(result)
+    finally:
+        if temporary is not None:
+            os.unlink(temporary)
     return report
 
 
@@ -135,25 +166,19 @@ def _pool_results(
     pooled: list[ScanTask],
     inline: list[ScanTask],
     index: Any,
-    index_path: str | Path | None,
+    index_path: str,
     internal: Any,
     matcher: Matcher | None,
     workers: int,
     local_matcher: Matcher,
     on_progress: Progress | None,
 ) -> Iterator[TaskResult]:
-    forking = sys.platform.startswith("linux")
-    ctx = mp.get_context("fork" if forking else "spawn")
+    ctx = mp.get_context("spawn")
     channel = ctx.Queue() if on_progress is not None else None
-    if not forking and index_path is None:
-        raise ValueError("worker processes that do not fork need the index as a file")
-    initargs = (
-        index if forking else None,
-        None if forking else str(index_path),
-        internal,
-        matcher,
-        channel,
-    )
+    # Internal networks travel as text: the object holds a cache that does not pickle.
+    networks = getattr(internal, "networks", None)
+    portable = [str(n) for n in networks] if networks is not None else internal
+    initargs = (index_path, portable, matcher, channel)
     pool: Pool = ctx.Pool(min(workers, len(pooled)), _init_worker, initargs)
     try:
         pending = pool.imap(_run_task, pooled, chunksize=1)

@@ -55,7 +55,7 @@ class HitSummary:
         grouped = (
             pa.table({"suspect": suspect, "time": hits.column("time")})
             .group_by("suspect")
-            .aggregate([("time", "min"), ("time", "max"), ("time", "count_all")])
+            .aggregate([("time", "min"), ("time", "max"), ([], "count_all")])
         )
         for row in grouped.to_pylist():
             entry = self.suspects.setdefault(row["suspect"], Suspect(row["suspect"]))

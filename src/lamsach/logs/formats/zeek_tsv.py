@@ -21,7 +21,7 @@ from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
 from lamsach.logs.schema import LOG_SCHEMA
 
 NAME = "zeek-tsv"
-BLOCK_SIZE = 4 << 20  # bytes per parsed block: about 20,000 records, large enough to amortise
+BLOCK_SIZE = 16 << 20  # bytes per parsed block: ~100,000 records, amortising per-batch costs
 MAX_HEADER_LINES = 64
 
 # Canonical column <- Zeek field names, first present wins (notice.log uses src/dst/p; the old
@@ -35,7 +35,6 @@ IP_PORT_FIELDS: dict[str, tuple[str, ...]] = {
 HOST_FIELDS = ("query", "server_name", "host")  # dns, ssl, http (a string-typed `host`)
 HASH_FIELDS = ("md5", "sha1", "sha256")
 BYTES_FIELDS = (("orig_bytes", "resp_bytes"), ("request_body_len", "response_body_len"))
-IPV4_OR_V6 = r"^(\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$"
 NUMBER = r"^-?\d+(\.\d+)?$"
 
 
@@ -232,21 +231,6 @@ def _first_of_set(values: pa.Array, sep: str) -> pa.Array:
     return pc.list_element(pc.split_pattern(values, sep, max_splits=1), 0)
 
 
-def _ip_list(values: pa.Array, sep: str) -> pa.Array:
-    """A vector field as a list of its IP addresses only (DNS answers also hold names)."""
-    lists = pc.split_pattern(values, sep)
-    flat = pc.list_flatten(lists)
-    keep = pc.fill_null(pc.match_substring_regex(flat, IPV4_OR_V6), False)
-    if pc.all(keep).as_py() is not False:
-        return lists
-    parents = pc.list_parent_indices(lists).to_numpy()[keep.to_numpy(zero_copy_only=False)]
-    counts = np.bincount(parents, minlength=len(lists))
-    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    kept = pc.filter(flat, keep)
-    return pa.ListArray.from_arrays(pa.array(offsets), kept, mask=pc.is_null(lists))
-
-
 def _hashes(table: pa.RecordBatch, names: list[str]) -> pa.Array:
     columns = [table.column(name) for name in names]
     joined = pc.binary_join_element_wise(*columns, ",", null_handling="skip")
@@ -276,7 +260,8 @@ def to_canonical(
         elif canonical in ("src_port", "dst_port"):
             cols[canonical] = _to_number(values, pa.int32())
         elif canonical == "answers":
-            cols[canonical] = _ip_list(values, sep)
+            # Answers hold addresses and, for CNAME/PTR records, names: the kernel takes both.
+            cols[canonical] = pc.split_pattern(values, sep)
         elif header.type_of(name).startswith(("set", "vector", "table")):
             cols[canonical] = _first_of_set(values, sep)
         else:
@@ -319,7 +304,7 @@ def read_records(
     file: str,
     stats: ReadStats,
     line_offset: int | None = None,
-    block_size: int = BLOCK_SIZE,
+    block_size: int | None = None,
     tracker: LineTracker | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Canonical batches of the records in ``stream``, which starts after the header.
@@ -338,7 +323,9 @@ def read_records(
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(
-            column_names=list(header.fields), use_threads=False, block_size=block_size
+            column_names=list(header.fields),
+            use_threads=False,
+            block_size=block_size or BLOCK_SIZE,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=header.separator,

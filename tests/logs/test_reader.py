@@ -1,0 +1,137 @@
+"""Opening logs: folders, compression by magic, progress in compressed bytes, byte ranges."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import random
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from lamsach.logs.formats import ReadStats
+from lamsach.logs.reader import (
+    STDIN,
+    CountingReader,
+    LogReadError,
+    RangeReader,
+    detect_format,
+    expand_paths,
+    line_ranges,
+    open_binary,
+    read_log,
+)
+
+ZEEK = (
+    "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+    "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n"
+    "#types\ttime\taddr\tport\taddr\tport\tenum\n"
+)
+
+
+def conn_lines(n: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    return "".join(
+        f"{1700000000 + i}.000000\t10.0.{rng.randrange(256)}.{rng.randrange(1, 255)}\t"
+        f"{rng.randrange(1024, 65535)}\t198.51.100.{rng.randrange(256)}\t443\ttcp\n"
+        for i in range(n)
+    )
+
+
+COMPRESSORS = {
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+def test_expand_paths_walks_folders_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.log").write_text("x")
+    (tmp_path / "a.log").write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("x")
+    (tmp_path / ".hidden.log").write_text("x")
+    assert expand_paths([tmp_path, STDIN]) == [
+        str(tmp_path / "a.log"),
+        str(tmp_path / "b" / "2.log"),
+        STDIN,
+    ]
+
+
+def test_expand_paths_refuses_a_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(LogReadError, match="no such file"):
+        expand_paths([tmp_path / "nope.log"])
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_decompression_by_magic_whatever_the_name(tmp_path: Path, kind: str) -> None:
+    data = (ZEEK + conn_lines(300)).encode()
+    path = tmp_path / "misnamed.txt"
+    path.write_bytes(COMPRESSORS[kind](data))
+    counter: list[CountingReader] = []
+    with open_binary(str(path), counter) as stream:
+        assert stream.read() == data
+    assert counter[0].count == path.stat().st_size  # compressed bytes, for the progress bar
+    assert detect_format(str(path)).name == "zeek-tsv"
+    stats = ReadStats(file=str(path))
+    records = sum(b.num_rows for b in read_log(str(path), stats=stats))
+    assert records == stats.records == 300
+    assert stats.bytes_read == path.stat().st_size
+
+
+def test_detect_format_errors(tmp_path: Path) -> None:
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("just some words\nnothing like a log\n")
+    with pytest.raises(LogReadError, match="unrecognised log format"):
+        detect_format(str(unknown))
+    with pytest.raises(LogReadError, match="standard input needs --format"):
+        detect_format(STDIN)
+
+
+def test_truncated_gzip_fails_reading_not_detection(tmp_path: Path) -> None:
+    data = gzip.compress((ZEEK + conn_lines(5000)).encode())
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(data[: len(data) // 2])
+    assert detect_format(str(path)).name == "zeek-tsv"
+    with pytest.raises(EOFError):
+        for _ in read_log(str(path)):
+            pass
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_line_ranges_cover_every_line_once(tmp_path: Path, parts: int) -> None:
+    body = conn_lines(2000).encode()
+    path = tmp_path / "conn.log"
+    path.write_bytes(ZEEK.encode() + body)
+    start = len(ZEEK.encode())
+    ranges = line_ranges(str(path), start, parts, min_size=1000)
+    assert len(ranges) == parts
+    assert ranges[0][0] == start and ranges[-1][1] == path.stat().st_size
+    pieces = []
+    for (a, b), (c, _) in zip(ranges, [*ranges[1:], (ranges[-1][1], 0)], strict=True):
+        assert b == c  # contiguous
+        with RangeReader(str(path), a, b) as reader:
+            piece = reader.read()
+        assert piece.endswith(b"\n")
+        pieces.append(piece)
+    assert b"".join(pieces) == body
+
+
+def test_line_ranges_do_not_cut_small_files(tmp_path: Path) -> None:
+    path = tmp_path / "conn.log"
+    path.write_text(ZEEK + conn_lines(10))
+    assert line_ranges(str(path), len(ZEEK), 8) == [(len(ZEEK), path.stat().st_size)]
+
+
+def test_line_ranges_without_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "conn.log"
+    text = conn_lines(500).rstrip("\n")
+    path.write_text(text)
+    ranges = line_ranges(str(path), 0, 4, min_size=100)
+    joined = b""
+    for a, b in ranges:
+        with RangeReader(str(path), a, b) as reader:
+            joined += reader.read()
+    assert joined == text.encode()

@@ -1,0 +1,175 @@
+"""The scan engine: tasks, byte ranges, worker processes, errors; same hits however it is cut."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lamsach.indicators.model import Indicator, IndicatorType
+from lamsach.logs.formats import zeek_tsv
+from lamsach.matching.direction import DEFAULT_INTERNAL
+from lamsach.matching.engine import plan_tasks, scan_task
+from lamsach.matching.engine_local import ScanReport, run_scan
+from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.kernel import match_batch
+
+HEADER = (
+    "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n"
+    "#open\t2024-01-01-00-00-00\n"
+    "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tanswers\n"
+    "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tvector[string]\n"
+)
+HEADER_LINES = HEADER.count("\n")
+
+
+@pytest.fixture(scope="module")
+def index() -> IndicatorIndex:
+    return IndicatorIndex.build(
+        [
+            Indicator(IndicatorType.DOMAIN, "evil.example", {"cert"}, {"family:emotet"}),
+            Indicator(IndicatorType.IPV4, "203.0.113.66", {"cert"}, set()),
+            Indicator(IndicatorType.CIDR, "198.51.100.0/28", {"cert"}, set()),
+        ]
+    )
+
+
+def make_dns_log(path: Path, n: int, seed: int = 7) -> dict[int, str]:
+    """A dns.log with hits, lookalikes and corrupt lines; returns hit line -> kind."""
+    rng = random.Random(seed)
+    lines = []
+    hits: dict[int, str] = {}
+    for i in range(n):
+        line_no = HEADER_LINES + i + 1
+        query, answers, kind = f"host{i}.benign.example", "192.0.2.1", ""
+        pick = rng.random()
+        if pick < 0.01:
+            query, kind = f"a{i}.evil.example", "host"
+        elif pick < 0.02:
+            answers, kind = "192.0.2.9,203.0.113.66", "answer"
+        elif pick < 0.03:
+            answers, kind = "198.51.100.15", "cidr"
+        elif pick < 0.04:
+            query = "notevil.example"
+        elif pick < 0.05:
+            query = "evil.example.attacker.test"
+        elif pick < 0.06:
+            answers = "198.51.100.16"  # just outside the /28
+        elif pick < 0.07:
+            lines.append("corrupt\tline\n")
+            continue
+        if kind:
+            hits[line_no] = kind
+        lines.append(
+            f"{1700000000 + i}.5\tC{i}\t10.0.{i % 200}.{i % 250 + 1}\t{40000 + i % 20000}\t"
+            f"10.0.0.53\t53\tudp\t{query}\t{answers}\n"
+        )
+    path.write_text(HEADER + "".join(lines) + "#close\t2024-01-01-01-00-00\n")
+    return hits
+
+
+def scan(
+    paths: list[str], index: IndicatorIndex, parts: int, workers: int
+) -> tuple[pa.Table, ScanReport]:
+    tasks, errors = plan_tasks(paths, parts=parts, min_split=4096)
+    found: list[pa.Table] = []
+    report = run_scan(
+        tasks,
+        index,
+        DEFAULT_INTERNAL,
+        workers=workers,
+        on_hits=found.append,
+        report=ScanReport(errors=errors),
+    )
+    table = pa.concat_tables(found) if found else None
+    assert table is not None
+    return table, report
+
+
+def test_byte_ranges_give_exactly_the_hits_of_one_pass(
+    tmp_path: Path, index: IndicatorIndex
+) -> None:
+    path = tmp_path / "dns.log"
+    planted = make_dns_log(path, 3000)
+    tasks, _ = plan_tasks([str(path)], parts=5, min_split=4096)
+    assert len(tasks) == 5 and all(t.is_range for t in tasks)
+    whole, whole_report = scan([str(path)], index, parts=1, workers=1)
+    cut, cut_report = scan([str(path)], index, parts=5, workers=1)
+    assert cut.equals(whole)
+    assert {line: kind for line, kind in planted.items()}.keys() == set(
+        whole.column("line").to_pylist()
+    )
+    for report in (whole_report, cut_report):
+        stats = report.files[str(path)]
+        assert stats.records == 3000 - stats.skipped["wrong-field-count"]
+        assert stats.skipped["wrong-field-count"] > 0
+    assert whole_report.files[str(path)].skipped == cut_report.files[str(path)].skipped
+    assert whole_report.files[str(path)].examples == cut_report.files[str(path)].examples
+
+
+def test_hits_name_the_client_and_the_indicator(tmp_path: Path, index: IndicatorIndex) -> None:
+    path = tmp_path / "dns.log"
+    planted = make_dns_log(path, 500)
+    (task,) = plan_tasks([str(path)])[0]
+    result = scan_task(task, index, DEFAULT_INTERNAL, match_batch)
+    assert set(result.hits.column("line").to_pylist()) == set(planted)
+    by_line = {row["line"]: row for row in result.hits.to_pylist()}
+    for line, kind in planted.items():
+        hit = by_line[line]
+        assert hit["suspect"].startswith("10.0.")
+        assert hit["file"] == str(path) and hit["log_type"] == "dns"
+        expected = {"host": "evil.example", "answer": "203.0.113.66", "cidr": "198.51.100.0/28"}
+        assert hit["indicator"] == expected[kind]
+    assert result.stats.bytes_read == path.stat().st_size
+
+
+@pytest.mark.slow
+def test_worker_processes_match_one_process(tmp_path: Path, index: IndicatorIndex) -> None:
+    big = tmp_path / "big.log"
+    make_dns_log(big, 4000, seed=1)
+    small = tmp_path / "small.log.gz"
+    plain = tmp_path / "small.log"
+    make_dns_log(plain, 300, seed=2)
+    small.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    paths = [str(big), str(small)]
+    one, one_report = scan(paths, index, parts=1, workers=1)
+    many, many_report = scan(paths, index, parts=3, workers=2)
+    assert many.equals(one)
+    assert one_report.records == many_report.records
+    assert one_report.hits == many_report.hits == one.num_rows
+    assert list(many_report.files) == paths
+
+
+def test_a_damaged_file_is_an_error_but_keeps_its_hits(
+    tmp_path: Path, index: IndicatorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zeek_tsv, "BLOCK_SIZE", 64 << 10)  # several blocks before the damage
+    good = tmp_path / "a.log"
+    make_dns_log(good, 300)
+    cut = tmp_path / "b.log.gz"
+    source = tmp_path / "b.src"
+    planted = make_dns_log(source, 20000, seed=3)
+    data = gzip.compress(source.read_bytes())
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    hits, report = scan([str(good), str(cut)], index, parts=1, workers=1)
+    (error,) = report.errors
+    assert error.path == str(cut) and "stopped reading after" in error.message
+    from_cut = [h for h in hits.to_pylist() if h["file"] == str(cut)]
+    assert from_cut and {h["line"] for h in from_cut} <= set(planted)
+    assert report.files[str(good)].records > 0
+
+
+def test_plan_reports_unreadable_files_and_honours_format(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    log = tmp_path / "dns.log"
+    make_dns_log(log, 10)
+    tasks, errors = plan_tasks([str(notes), str(log)])
+    assert [t.path for t in tasks] == [str(log)] and tasks[0].format == "zeek-tsv"
+    assert errors[0].path == str(notes) and "unrecognised" in errors[0].message
+    tasks, errors = plan_tasks([str(log)], fmt="no-such-format")
+    assert not tasks and "unknown log format" in errors[0].message
