@@ -10,8 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, sniff_format
-from lamsach.logs.formats import zeek_tsv
+from lamsach.logs.formats import ReadStats, sniff_format, zeek_tsv
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
 
@@ -32,8 +31,30 @@ def header(path: str, fields: list[str], types: list[str], sep: str = "\t") -> s
     return "\n".join(lines) + "\n"
 
 
-DNS_FIELDS = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto query answers TTLs".split()
-DNS_TYPES = "time string addr port addr port enum string vector[string] vector[interval]".split()
+DNS_FIELDS = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "query",
+    "answers",
+    "TTLs",
+]
+DNS_TYPES = [
+    "time",
+    "string",
+    "addr",
+    "port",
+    "addr",
+    "port",
+    "enum",
+    "string",
+    "vector[string]",
+    "vector[interval]",
+]
 
 
 def dns_log(rows: list[str], sep: str = "\t") -> str:
@@ -113,8 +134,19 @@ def test_dns_fields_nulls_and_answers(tmp_path: Path) -> None:
 
 
 def test_http_host_port_is_dropped_and_url_built(tmp_path: Path) -> None:
-    fields = "ts id.orig_h id.orig_p id.resp_h id.resp_p method host uri request_body_len response_body_len".split()
-    types = "time addr port addr port string string string count count".split()
+    fields = [
+        "ts",
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "method",
+        "host",
+        "uri",
+        "request_body_len",
+        "response_body_len",
+    ]
+    types = ["time", "addr", "port", "addr", "port", "string", "string", "string", "count", "count"]
     text = header("http", fields, types) + "".join(
         r + "\n"
         for r in [
@@ -168,8 +200,8 @@ def test_http_host_port_is_dropped_and_url_built(tmp_path: Path) -> None:
 
 
 def test_files_log_hashes_and_old_host_sets(tmp_path: Path) -> None:
-    fields = "ts fuid tx_hosts rx_hosts md5 sha1 sha256".split()
-    types = "time string set[addr] set[addr] string string string".split()
+    fields = ["ts", "fuid", "tx_hosts", "rx_hosts", "md5", "sha1", "sha256"]
+    types = ["time", "string", "set[addr]", "set[addr]", "string", "string", "string"]
     md5 = "d41d8cd98f00b204e9800998ecf8427e"
     sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
     text = (

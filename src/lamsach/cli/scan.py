@@ -88,18 +88,11 @@ def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tupl
         result = import_paths(lists)
         for indicator in result.indicators:
             add(indicator)
-        rejected = sum(_rejected_counts(result))
+        rejected = len(result.rejects)
         if rejected:
             console.print(f"[yellow]{rejected:,} list entries rejected while importing[/yellow]")
     allowed = [a for path in allow for a in read_allow_list(path)]
     return IndicatorIndex.build(merged.values(), allowed), None
-
-
-def _rejected_counts(result: Any) -> list[int]:
-    rejects = getattr(result, "rejects", None) or getattr(result, "rejected", None) or {}
-    if isinstance(rejects, dict):
-        return [v if isinstance(v, int) else len(v) for v in rejects.values()]
-    return [len(rejects)]
 
 
 def _options(mapping: str | None, option: list[str]) -> dict[str, str]:
