@@ -527,3 +527,21 @@ def test_damaged_text_exports_never_raise(data: st.DataObject) -> None:
     ctx = ReadContext(file=name, stats=stats, batch_size=2)
     batches = list(TEXT_FORMAT.read(io.StringIO(text), ctx))
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
+
+
+def test_damaged_object_in_pretty_json_costs_only_itself(tmp_path: Path) -> None:
+    lines = (DATA / "b_sysmon_getwinevent.json").read_text().splitlines()
+    second = next(i for i, line in enumerate(lines) if '"Id": 22' in line)
+    lines[second] = '        "Id": 22 BROKEN'
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(lines) + "\n")
+    table, stats = read_table(path)
+    assert table.column("log_type").to_pylist() == ["conn"]
+    assert stats.skipped == {"bad JSON": 1, "not network event": 1}
+    # and one object opened on the array's own line
+    path.write_text(
+        '[{\n  "Id": 22, "ProviderName": "Microsoft-Windows-Sysmon",\n'
+        '  "Message": "Dns query:\\nQueryName: a.example"\n}]\n'
+    )
+    table, stats = read_table(path, fmt="sysmon")
+    assert table.column("host").to_pylist() == ["a.example"] and stats.skipped_total == 0

@@ -279,31 +279,44 @@ def _json_values(
             except ValueError:
                 ctx.stats.skip("bad JSON line", number)
         return
-    # Pretty-printed: decode values one after the other, inside an array or back to back.
-    decoder = json.JSONDecoder()
-    buffer, buffer_line, eof = line + "\n", number, False
-    while True:
-        stripped = buffer.lstrip(" \t\r\n,[]")
-        buffer_line += buffer.count("\n", 0, len(buffer) - len(stripped))
-        buffer = stripped
-        if not buffer and eof:
-            return
-        try:
-            value, end = decoder.raw_decode(buffer)
-        except ValueError:
-            if eof or len(buffer) > MAX_JSON_CHARS:
-                ctx.stats.skip("bad JSON", buffer_line)
-                return
-            for _ in range(1000):
-                item = next(lines, None)
-                if item is None:
-                    eof = True
-                    break
-                buffer += item[1] + "\n"
+    # Pretty-printed (ConvertTo-Json, jq, json.dump): an object runs from a line opening "{" to
+    # the line closing it at the same indent, so a damaged object costs only itself.
+    yield from _pretty_objects(_chain(first, lines), ctx)
+
+
+def _pretty_objects(
+    lines: Iterator[tuple[int, str]], ctx: ReadContext
+) -> Iterator[tuple[int, Any]]:
+    parts: list[str] = []
+    size = first_line = 0
+    closing: tuple[str, ...] = ()
+    for number, line in lines:
+        if not parts:
+            opening = line.strip().lstrip("\ufeff").lstrip("[")
+            if opening in ("", "]", ","):
+                continue
+            if not opening.startswith("{"):
+                ctx.stats.skip("bad JSON line", number)
+                continue
+            try:  # a whole object on this line
+                yield number, json.loads(opening.rstrip("],").rstrip())
+                continue
+            except ValueError:
+                pass
+            indent = line[: len(line) - len(line.lstrip())]
+            closing = (indent + "}", indent + "},", indent + "}]")
+            parts, size, first_line = [opening], len(opening), number
             continue
-        yield buffer_line, value
-        buffer_line += buffer.count("\n", 0, end)
-        buffer = buffer[end:]
+        parts.append(line)
+        size += len(line)
+        if line.rstrip() in closing or size > MAX_JSON_CHARS:
+            try:
+                yield first_line, json.loads("\n".join(parts).rstrip().rstrip(",]"))
+            except ValueError:
+                ctx.stats.skip("bad JSON", first_line)
+            parts = []
+    if parts:
+        ctx.stats.skip("bad JSON", first_line)
 
 
 # ---- reading ----
