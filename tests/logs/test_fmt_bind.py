@@ -226,3 +226,14 @@ def test_column_reader_equals_line_reader_on_infoblox(shared_data: Path) -> None
     fast, fast_stats, slow, slow_stats = _both_ways(path, 4, year="2022")
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
+    # Logs cut short (a full disk, a rotated file being written) must never upset either reader.
+    lines = (DATA / "a_bind_queries.log").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "truncated.log"
+    cut = (line[:end] for line in lines for end in range(0, len(line) + 1, 3))
+    path.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    fast, fast_stats, slow, slow_stats = _both_ways(path, 50)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped

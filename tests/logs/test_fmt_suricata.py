@@ -271,3 +271,14 @@ def test_chunks_are_bounded_by_lines_and_by_size() -> None:
         (7, 2),
         (9, 2),
     ]
+
+
+def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
+    # Logs cut short (a full disk, a rotated file being written) must never upset either reader.
+    lines = (DATA / "a_suricata_eve.json").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "truncated.log"
+    cut = (line[:end] for line in lines for end in range(0, len(line) + 1, 3))
+    path.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    fast, slow, fast_stats, slow_stats = _both_ways(path, 50)
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
