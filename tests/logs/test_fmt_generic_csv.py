@@ -156,3 +156,19 @@ def test_byte_order_mark_changes_nothing(tmp_path: Path, name: str, fmt: str) ->
         {key: value for key, value in row.items() if key != "file"} for row in marked_rows.values()
     ]
     assert plain_stats.skipped == marked_stats.skipped
+
+
+def test_oversized_field_is_counted_and_reading_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    huge = "x" * 200_000  # over the csv module's field size limit
+    path.write_text(
+        f'time,src_ip,host\n1,10.0.0.1,a.example\n2,10.0.0.2,"{huge}"\n3,10.0.0.3,c.example\n',
+        encoding="utf-8",
+    )
+    rows, stats = read_rows(path, "csv")
+    assert [(row["line"], row["host"]) for row in rows.values()] == [
+        (2, "a.example"),
+        (4, "c.example"),
+    ]
+    assert stats.skipped == {"unreadable CSV line": 1}
+    assert stats.examples["unreadable CSV line"] == [3]

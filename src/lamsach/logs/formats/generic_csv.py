@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -118,6 +118,18 @@ def _hashes(value: str) -> list[str] | None:
     return found or None
 
 
+def _records(reader: Any, stats: ReadStats, offset: int) -> Iterator[list[str]]:
+    """The reader's records; one it cannot split (a field over the csv module's size limit, an
+    unclosed quote at the end) is counted and the reading goes on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            stats.skip("unreadable CSV line", reader.line_num + offset)
+
+
 def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     stats = ctx.stats
     options = ctx.options
@@ -151,7 +163,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     buffer = RowBuffer(ctx, COLUMNS)
     rows = buffer.rows
     reader = csv.reader(stream, delimiter=delimiter)
-    for fields in reader:
+    for fields in _records(reader, stats, first_line_no):
         line_no = reader.line_num + first_line_no
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue
