@@ -227,3 +227,14 @@ def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     fast, slow, fast_stats, slow_stats = _both_ways(path, 50)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_hostile_nesting_is_counted_not_fatal(tmp_path: Path) -> None:
+    # pyarrow's JSON reader crashes the process on such a line; json.loads refuses it.
+    good = '{"ts":1.0,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2"}\n'
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000 + "\n"
+    path = tmp_path / "hostile.json.log"
+    path.write_text(good + deep + good, encoding="utf-8")
+    rows, stats = read_rows(path, "zeek-json")
+    assert [row["line"] for row in rows] == [1, 3]
+    assert stats.skipped == {"not valid JSON": 1}

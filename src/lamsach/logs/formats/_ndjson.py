@@ -21,6 +21,8 @@ from lamsach.logs.formats._rows import ip_or_none
 # Approximate: used to drop names (CNAME targets) from answer lists written by the engines
 # themselves, whose addresses are well-formed.
 MAX_CHUNK_CHARS = 32 * 1024 * 1024
+_MAX_NESTING = 1000
+_NEST_SAFE_CHARS = 4 * _MAX_NESTING  # a shorter line cannot nest that deep
 IP_PATTERN = r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$"
 
 
@@ -50,6 +52,10 @@ def arrow_table(lines: list[str]) -> pa.Table | None:
     that (any line not a lone JSON object, a parse error, a type conflict)."""
     for line in lines:
         if line[:1] != "{" or line.rstrip()[-1:] != "}":
+            return None
+        # Arrow's reader crashes the process on objects nested some 20,000 deep (pyarrow 26);
+        # such a hostile line goes to json.loads, which refuses it cleanly.
+        if len(line) > _NEST_SAFE_CHARS and line.count("{") + line.count("[") > _MAX_NESTING:
             return None
     try:
         table = pj.read_json(io.BytesIO("".join(lines).encode("utf-8", "replace")))

@@ -173,7 +173,7 @@ def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator
             continue
         try:
             event = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             stats.skip("not valid JSON", line_no)
             continue
         event_type = event.get("event_type") if isinstance(event, dict) else None
@@ -217,7 +217,7 @@ def sniff(head: list[str]) -> bool:
             return False
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             continue
         return isinstance(event, dict) and "event_type" in event and "timestamp" in event
     return False

@@ -77,7 +77,7 @@ def _unwrap(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         return None, None
     try:
         inner = json.loads(result["_raw"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: hostile nesting
         return None, None
     if not isinstance(inner, dict):
         return None, None
@@ -221,7 +221,7 @@ def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator
             continue
         try:
             record = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             stats.skip("not valid JSON", line_no)
             continue
         if not isinstance(record, dict):
@@ -272,7 +272,7 @@ def sniff(head: list[str]) -> bool:
             return False
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             continue
         if not isinstance(record, dict):
             return False
