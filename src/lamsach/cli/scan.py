@@ -258,7 +258,7 @@ def print_summary(
     seconds: float,
 ) -> None:
     """The end-of-scan summary: files, hits by type, suspect hosts, what could not be read."""
-    files = Table(title="Files read", title_justify="left")
+    files = _table("Files read")
     for name, justify in (
         ("file", "left"),
         ("format", "left"),
@@ -273,13 +273,13 @@ def print_summary(
         )
     console.print(files)
     if summary.total:
-        types = Table(title="Hits by indicator type", title_justify="left")
+        types = _table("Hits by indicator type")
         types.add_column("type")
         types.add_column("hits", justify="right")
         for kind, count in summary.by_type.most_common():
             types.add_row(kind, f"{count:,}")
         console.print(types)
-        hosts = Table(title="Suspect hosts (devices to check and clean)", title_justify="left")
+        hosts = _table("Suspect hosts (devices to check and clean)")
         for name in ("host", "hits", "first seen", "last seen", "indicators", "malware family"):
             hosts.add_column(name, justify="right" if name == "hits" else "left")
         for suspect in summary.ranked():
@@ -312,13 +312,18 @@ def print_summary(
 
 def _print_hits(console: Console, shown: list[dict[str, Any]], total: int) -> None:
     title = f"Hits (first {len(shown)} of {total:,}; --out FILE writes them all)"
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     names = ("time", "suspect", "other", "indicator", "observed", "field", "log_type", "line")
     for name in names:
         table.add_column(name)
     for hit in shown:
         table.add_row(*(_when(hit[n]) if n == "time" else str(hit.get(n) or "") for n in names))
     console.print(table)
+
+
+def _table(title: str) -> Table:
+    # A title never wraps, however narrow the table under it.
+    return Table(title=title, title_justify="left", min_width=len(title))
 
 
 def _when(value: Any) -> str:

@@ -83,12 +83,13 @@ def plan_tasks(
     fmt: str | None = None,
     parts: int = 1,
     options: Mapping[str, str] | None = None,
-    min_split: int = SPLIT_MIN_BYTES,
+    min_split: int | None = None,
 ) -> tuple[list[ScanTask], list[PlanError]]:
     """Tasks for the files to scan: big plain Zeek TSV files in ``parts`` byte ranges."""
     tasks: list[ScanTask] = []
     errors: list[PlanError] = []
     opts = dict(options or {})
+    min_split = SPLIT_MIN_BYTES if min_split is None else min_split
     for path in paths:
         try:
             name = get_format(fmt).name if fmt else detect_format(path).name

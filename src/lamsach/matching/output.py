@@ -111,14 +111,15 @@ def read_hits(path: str | Path) -> pa.Table:
     else:
         with open(path, encoding="utf-8") as f:
             rows = [json.loads(line) for line in f if line.strip()]
-        table = pa.Table.from_pylist(rows, schema=flat_table(HIT_SCHEMA.empty_table()).schema)
+        text_time = HIT_SCHEMA.set(0, pa.field("time", pa.string()))
+        table = pa.Table.from_pylist(rows, schema=text_time)
     columns = {}
     for fld in HIT_SCHEMA:
         column = table.column(fld.name)
         if fld.name == "time":
-            column = pc.strptime(column, format="%Y-%m-%dT%H:%M:%SZ", unit="us")
             column = column.cast(fld.type)
-        elif pa.types.is_list(fld.type):
-            column = pc.split_pattern(column, LIST_JOIN)
+        elif pa.types.is_list(fld.type) and not pa.types.is_list(column.type):
+            empty = pc.fill_null(pc.equal(column, ""), False)
+            column = pc.if_else(empty, pa.scalar([], fld.type), pc.split_pattern(column, LIST_JOIN))
         columns[fld.name] = column
     return pa.table(columns, schema=HIT_SCHEMA)

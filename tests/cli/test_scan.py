@@ -1,0 +1,212 @@
+"""``lamsach scan`` end to end: exit codes, outputs, summary, inputs of every kind."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import zstandard
+from typer.testing import CliRunner
+
+from lamsach.cli import app
+from lamsach.indicators.model import Indicator, IndicatorType
+from lamsach.matching import engine
+from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.output import read_hits
+
+HEADER = (
+    "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n"
+    "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\tanswers\n"
+    "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tvector[string]\n"
+)  # 7 lines
+CLEAN = "1700000000.0\tC1\t10.1.1.1\t5000\t10.0.0.53\t53\tudp\twww.benign.example\t192.0.2.1\n"
+HIT = "1700000100.0\tC2\t10.1.1.7\t5001\t10.0.0.53\t53\tudp\tcdn.evil.example\t192.0.2.2\n"
+ANSWER = "1700000200.0\tC3\t10.1.1.8\t5002\t10.0.0.53\t53\tudp\tx.benign.example\t203.0.113.66\n"
+LOOKALIKE = "1700000300.0\tC4\t10.1.1.9\t5003\t10.0.0.53\t53\tudp\tnotevil.example\t-\n"
+
+runner = CliRunner(env={"COLUMNS": "250"})
+
+
+@pytest.fixture()
+def index_file(tmp_path: Path) -> Path:
+    index = IndicatorIndex.build(
+        [
+            Indicator(IndicatorType.DOMAIN, "evil.example", {"cert-vn"}, {"family:emotet"}),
+            Indicator(IndicatorType.IPV4, "203.0.113.66", {"cert-vn"}, {"qakbot"}),
+        ]
+    )
+    path = tmp_path / "iocs.lsidx"
+    index.save(path)
+    return path
+
+
+def write_log(path: Path, *lines: str) -> Path:
+    path.write_text(HEADER + "".join(lines))
+    return path
+
+
+def invoke(*args: str | Path, input: str | None = None):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["scan", *map(str, args)], input=input)
+
+
+def test_clean_log_exits_0(tmp_path: Path, index_file: Path) -> None:
+    log = write_log(tmp_path / "dns.log", CLEAN, LOOKALIKE)
+    result = invoke(log, "--ioc", index_file)
+    assert result.exit_code == 0, result.output
+    assert "Files read" in result.stdout
+    assert "2 records in 1 files" in result.stdout
+    assert "0 hits" in result.stdout
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_hits_exit_1_and_are_written(tmp_path: Path, index_file: Path, suffix: str) -> None:
+    log = write_log(tmp_path / "dns.log", CLEAN, HIT, LOOKALIKE, ANSWER)
+    out = tmp_path / f"hits{suffix}"
+    result = invoke(log, "--ioc", index_file, "--out", out)
+    assert result.exit_code == 1, result.output
+    hits = read_hits(out)
+    assert hits.num_rows == 2
+    rows = sorted(hits.to_pylist(), key=lambda r: r["line"])
+    assert [r["line"] for r in rows] == [9, 11]
+    first, second = rows
+    assert first["suspect"] == "10.1.1.7" and first["indicator"] == "evil.example"
+    assert first["observed"] == "cdn.evil.example" and first["indicator_type"] == "domain"
+    assert first["sources"] == ["cert-vn"] and first["tags"] == ["family:emotet"]
+    assert first["time"] is not None and first["time"].year == 2023
+    assert first["file"] == str(log) and first["log_type"] == "dns"
+    assert second["indicator"] == "203.0.113.66" and second["suspect"] == "10.1.1.8"
+    assert f"written to {out}" in result.stdout
+
+
+def test_summary_names_suspects_types_and_families(tmp_path: Path, index_file: Path) -> None:
+    log = write_log(tmp_path / "dns.log", HIT, HIT, ANSWER)
+    result = invoke(log, "--ioc", index_file)
+    assert result.exit_code == 1
+    text = result.stdout
+    assert "Hits by indicator type" in text and "domain" in text and "ipv4" in text
+    assert "Suspect hosts" in text
+    assert "10.1.1.7" in text and "10.1.1.8" in text
+    assert "emotet" in text and "qakbot" in text
+    assert "2023-11-14 22:15:00" in text  # first seen of 10.1.1.7
+    assert "3 hits on 2 suspect hosts" in text
+    assert "cdn.evil.example" in text  # hits shown when there is no --out
+
+
+def test_corrupt_line_is_counted_and_reported(tmp_path: Path, index_file: Path) -> None:
+    log = write_log(tmp_path / "dns.log", CLEAN, "garbage without fields\n", HIT)
+    result = invoke(log, "--ioc", index_file)
+    assert result.exit_code == 1
+    assert "wrong-field-count: 1 (lines 9)" in result.stdout
+    assert "Could not read 1 lines" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "compress",
+    [gzip.compress, bz2.compress, lambda b: zstandard.ZstdCompressor().compress(b)],
+    ids=["gz", "bz2", "zst"],
+)
+def test_compressed_inputs(tmp_path: Path, index_file: Path, compress) -> None:  # type: ignore[no-untyped-def]
+    plain = write_log(tmp_path / "dns.log", CLEAN, HIT, ANSWER)
+    packed = tmp_path / "dns.log.packed"
+    packed.write_bytes(compress(plain.read_bytes()))
+    out_plain, out_packed = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert invoke(plain, "--ioc", index_file, "--out", out_plain).exit_code == 1
+    assert invoke(packed, "--ioc", index_file, "--out", out_packed).exit_code == 1
+    a, b = read_hits(out_plain), read_hits(out_packed)
+    assert a.drop_columns(["file"]).equals(b.drop_columns(["file"]))
+
+
+def test_folder_input(tmp_path: Path, index_file: Path) -> None:
+    folder = tmp_path / "logs"
+    (folder / "day2").mkdir(parents=True)
+    write_log(folder / "a.log", CLEAN)
+    write_log(folder / "day2" / "b.log", HIT)
+    out = tmp_path / "hits.jsonl"
+    result = invoke(folder, "--ioc", index_file, "--out", out, "--workers", "1")
+    assert result.exit_code == 1, result.output
+    assert read_hits(out).column("file").to_pylist() == [str(folder / "day2" / "b.log")]
+    assert "2 records in 2 files" in result.stdout
+
+
+def test_standard_input_with_format(tmp_path: Path, index_file: Path) -> None:
+    result = invoke("-", "--ioc", index_file, "--format", "zeek-tsv", input=HEADER + HIT)
+    assert result.exit_code == 1, result.output
+    assert "10.1.1.7" in result.stdout
+    result = invoke("-", "--ioc", index_file, input=HEADER + HIT)
+    assert result.exit_code == 2
+    assert "standard input needs --format" in result.stderr
+
+
+def test_errors_exit_2(tmp_path: Path, index_file: Path) -> None:
+    log = write_log(tmp_path / "dns.log", HIT)
+    missing = invoke(tmp_path / "nope.log", "--ioc", index_file)
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
+    no_ioc = invoke(log, "--ioc", tmp_path / "nope.lsidx")
+    assert no_ioc.exit_code == 2 and "no such file" in no_ioc.stderr
+    bad_out = invoke(log, "--ioc", index_file, "--out", tmp_path / "hits.xml")
+    assert bad_out.exit_code == 2 and "unknown hits format" in bad_out.stderr
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("nothing to see\n")
+    out = tmp_path / "hits.csv"
+    mixed = invoke(log, unknown, "--ioc", index_file, "--out", out)
+    # grep's rule: an unreadable file makes it 2 even though the other file had hits.
+    assert mixed.exit_code == 2
+    assert "unrecognised log format" in mixed.stderr
+    assert read_hits(out).num_rows == 1
+
+
+def test_raw_list_allow_list_and_internal_networks(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "dns.log", HIT, ANSWER.replace("203.0.113.66", "45.33.32.156"))
+    listed = tmp_path / "list.txt"
+    # The documentation address is refused by the import guard, and said so.
+    listed.write_text("# CERT list\nevil[.]example\n45.33.32.156\n203.0.113.66\n")
+    out = tmp_path / "hits.csv"
+    result = invoke(log, "--ioc", listed, "--out", out)
+    assert result.exit_code == 1, result.output
+    assert "1 list entries rejected" in result.stderr
+    assert sorted(read_hits(out).column("indicator").to_pylist()) == [
+        "45.33.32.156",
+        "evil.example",
+    ]
+    allow = tmp_path / "allow.txt"
+    allow.write_text("cdn.evil.example\n")
+    result = invoke(log, "--ioc", listed, "--allow", allow, "--out", out)
+    assert result.exit_code == 1
+    assert read_hits(out).column("indicator").to_pylist() == ["45.33.32.156"]
+    result = invoke(log, "--ioc", listed, "--internal", "10.0.0.0/24", "--out", out)
+    assert result.exit_code == 1
+    # With only 10.0.0.0/24 internal, the resolver is the internal side of the query hit; for
+    # an answer the suspect is always the client that asked.
+    suspects = {h["field"]: h["suspect"] for h in read_hits(out).to_pylist()}
+    assert suspects == {"host": "10.0.0.53", "answers": "10.1.1.8"}
+
+
+@pytest.mark.slow
+def test_byte_range_split_gives_the_same_hits_as_one_worker(
+    tmp_path: Path, index_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = []
+    for i in range(6000):
+        line = (HIT, ANSWER, CLEAN, LOOKALIKE)[i % 4] if i % 97 else "bad line\n"
+        lines.append(line.replace("C", f"C{i}", 1))
+    log = write_log(tmp_path / "dns.log", *lines)
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 20_000)
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    r1 = invoke(log, "--ioc", index_file, "--out", one, "--workers", "1", "--quiet")
+    r2 = invoke(log, "--ioc", index_file, "--out", two, "--workers", "2", "--quiet")
+    assert r1.exit_code == r2.exit_code == 1
+    assert r1.stdout == r2.stdout == ""  # --quiet
+    a, b = read_hits(one), read_hits(two)
+    assert a.num_rows > 2000
+    assert a.equals(b)
+    assert isinstance(a, pa.Table)
+
+
+def test_help_documents_exit_status() -> None:
+    result = runner.invoke(app, ["scan", "--help"])
+    assert result.exit_code == 0
+    assert "Exit status" in result.stdout
+    assert "1 when hits were found" in result.stdout
