@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lamsach.campaign import reports as rp
+from lamsach.campaign.aggregate import totals_by_child
 from lamsach.campaign.campaigns import get_campaign
 from lamsach.campaign.completeness import completeness
 from lamsach.campaign.demo import create_demo, create_load_tree
 from lamsach.campaign.templates import definition_of
-from lamsach.campaign.units import get_unit, get_unit_by_code
+from lamsach.campaign.tree_io import export_units_csv, import_units
+from lamsach.campaign.units import get_unit, get_unit_by_code, subtree
 from lamsach.campaign.users import authenticate
 from lamsach.campaign.validation import validate_values
 from lamsach.storage.db import engine_for_url, make_session_factory
@@ -104,3 +107,23 @@ def test_load_tree(session: Session) -> None:
     assert user is not None
     report = rp.open_report(session, user, campaign, officer_unit)
     assert report.id is not None
+
+
+@pytest.mark.slow
+def test_ten_thousand_units(session: Session) -> None:
+    """The services that read whole subtrees stay correct at 10,000 units."""
+    info = create_load_tree(session, units=10_000, officers=5, reported_share=0.3)
+    root = get_unit(session, info.root_id)
+    campaign = get_campaign(session, info.campaign_id)
+    result = completeness(session, campaign, root, now=NOW)
+    assert result.overall.expected == 9_999 and len(result.units) == 9_999
+    assert sum(r.expected for r in result.by_level.values()) == 9_999
+    reported = session.scalar(
+        select(func.count()).select_from(Report).where(Report.campaign_id == campaign.id)
+    )
+    assert result.overall.reported == reported
+    by_child = totals_by_child(session, campaign, root)
+    assert sum(f["computers_total"] for _, f in by_child) == result.totals["computers_total"] > 0
+    assert len(subtree(session, root)) == 10_000
+    data = export_units_csv(session, root)
+    assert import_units(session, None, data, "tree.csv").unchanged == 10_000
