@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from stix2patterns.pattern import Pattern
+
+from lamsach.indicators.formats.stix import _comparisons
 from lamsach.indicators.importer import import_paths
 from lamsach.indicators.model import IndicatorType as T
 
@@ -134,3 +138,19 @@ def test_misp_hostile_structure_is_counted(tmp_path: Path) -> None:
     result = import_paths([path])
     assert [i.value for i in result.indicators] == ["odd.example-evil.net"]
     assert result.reject_counts == {"bad-misp": 2}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[domain-name:value = 'a.example-evil.net']",
+        "[ipv4-addr:value ISSUBSET '185.100.87.0/24']",
+        "[ipv6-addr:value = '2a0e::1']",
+        "[url:value = 'http://x.example-evil.net/it\\'s']",
+        "[file:hashes.'SHA-256' = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']",  # noqa: E501
+        "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e']",
+        "[domain-name:value='no-spaces.example.net']",  # not the fast form: parsed
+    ],
+)
+def test_simple_stix_patterns_read_as_the_parser_reads_them(pattern: str) -> None:
+    assert _comparisons(pattern) == dict(Pattern(pattern).inspect().comparisons)

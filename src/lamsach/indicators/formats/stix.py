@@ -106,7 +106,7 @@ def _read_indicator(
         ctx.reject(None, "unsupported-pattern", where, f"pattern type {obj.get('pattern_type')}")
         return
     try:
-        comparisons = Pattern(pattern).inspect().comparisons
+        comparisons = _comparisons(pattern)
     except ParseException as exc:
         ctx.reject(None, "bad-pattern", f"{where}: {pattern}", str(exc))
         return
@@ -157,6 +157,24 @@ def _read_indicator(
     if unsupported and not usable and traffic is None:
         message = "no comparison lamsach can match"
         ctx.reject(None, "unsupported-pattern", f"{where}: {'; '.join(unsupported)}", message)
+
+
+# The one-comparison patterns most bundles consist of, in exactly the form the grammar allows;
+# anything else goes through the stix2-patterns parser (about 0.2 ms a pattern).
+_SIMPLE_PATTERN = re.compile(
+    r"\[(?P<type>domain-name|ipv4-addr|ipv6-addr|url|file):"
+    r"(?P<path>value|hashes\.(?:MD5|'SHA-1'|'SHA-256'|SHA1|SHA256)) "
+    r"(?P<op>=|ISSUBSET) (?P<literal>'(?:[^'\\]|\\.)*')\]"
+)
+
+
+def _comparisons(pattern: str) -> dict[str, list[tuple[list[Any], str, str]]]:
+    """Comparisons by object type, as ``Pattern.inspect()`` gives them."""
+    simple = _SIMPLE_PATTERN.fullmatch(pattern)
+    if simple is None:
+        return dict(Pattern(pattern).inspect().comparisons)
+    path = [part.strip("'") for part in simple.group("path").split(".")]
+    return {simple.group("type"): [(path, simple.group("op"), simple.group("literal"))]}
 
 
 def _ip_port(entries: list[tuple[list[Any], str, str]]) -> str | None:
