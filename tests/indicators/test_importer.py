@@ -160,3 +160,20 @@ def test_adblock_style_rules(tmp_path: Path) -> None:
         (T.DOMAIN, "evil-ads.example.net"),
         (T.DOMAIN, "tracker.example.org"),
     }
+
+
+def test_wrong_shapes_refuse_the_file_not_the_import(tmp_path: Path) -> None:
+    odd = tmp_path / "odd-stix.json"
+    odd.write_text(
+        '{"type": "bundle", "objects": [{"type": "indicator", "labels": 5,'
+        ' "pattern": "[domain-name:value = \'a.example-evil.net\']"}]}'
+    )
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"Event": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    good = tmp_path / "good.txt"
+    good.write_text("fine.example-evil.net\n")
+    result = import_paths([odd, deep, good])
+    errors = {Path(r.file).name: r.error or "" for r in result.errors}
+    assert set(errors) == {"odd-stix.json", "deep.json"}
+    assert errors["odd-stix.json"].startswith("malformed stix: TypeError")
+    assert [i.value for i in result.indicators] == ["fine.example-evil.net"]

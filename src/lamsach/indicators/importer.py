@@ -145,6 +145,11 @@ def _import(
         except OSError as exc:
             report.error = f"cannot read: {exc.strerror or exc}"
             continue
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # A document of the right format but the wrong shapes (a number where a list
+            # belongs, nesting too deep): the file is refused whole, the import goes on.
+            report.error = f"malformed {report.format or 'file'}: {type(exc).__name__}: {exc}"
+            continue
         report.entries = len(entries)
         warnings: list[Reject] = []
         accepted = _add_entries(entries, ctx, guard, moment, merged, warnings, forced_source=source)
