@@ -143,8 +143,9 @@ async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 
 
 async def token_for(client: httpx.AsyncClient, username: str) -> str:
-    response = await client.post("/api/auth/token",
-                                 json={"username": username, "password": PASSWORD})
+    response = await client.post(
+        "/api/auth/token", json={"username": username, "password": PASSWORD}
+    )
     response.raise_for_status()
     return str(response.json()["access_token"])
 
@@ -205,8 +206,9 @@ async def officer(
         revision = body["revision"]
         for _ in range(rng.randint(1, 3)):
             await asyncio.sleep(rng.uniform(0.2, 1.0))  # typing
-            saved = await timed(stats, "save", client.put(
-                path, json={"values": figures(rng), "revision": revision}))
+            saved = await timed(
+                stats, "save", client.put(path, json={"values": figures(rng), "revision": revision})
+            )
             if saved is None or not saved.is_success:
                 break
             revision = saved.json()["revision"]
@@ -224,14 +226,20 @@ async def coordinator(
     rng = random.Random(campaign)
     while time.monotonic() < stop:
         await timed(stats, "dashboard page", client.get(f"/campaigns/{campaign}"))
-        data = await timed(stats, "completeness api",
-                           client.get(f"/api/campaigns/{campaign}/completeness?status=submitted"))
+        data = await timed(
+            stats,
+            "completeness api",
+            client.get(f"/api/campaigns/{campaign}/completeness?status=submitted"),
+        )
         if returns and data is not None and data.is_success:
             recent = [u for u in data.json()["units"] if u["unit_id"] in returns]
             for unit in rng.sample(recent, min(3, len(recent))):
                 path = f"/api/campaigns/{campaign}/units/{unit['unit_id']}/report/return"
-                response = await timed(stats, "return", client.post(
-                    path, json={"comment": "Đề nghị rà soát lại số liệu."}))
+                response = await timed(
+                    stats,
+                    "return",
+                    client.post(path, json={"comment": "Đề nghị rà soát lại số liệu."}),
+                )
                 if response is not None and response.is_success:
                     stats.returned_ok += 1
         await asyncio.sleep(rng.uniform(0.5, 1.5))
@@ -241,8 +249,9 @@ async def quiet_dashboard(client: httpx.AsyncClient, campaign: int, rounds: int)
     stats = Stats()
     for _ in range(rounds):
         await timed(stats, "dashboard page", client.get(f"/campaigns/{campaign}"))
-        await timed(stats, "completeness api",
-                    client.get(f"/api/campaigns/{campaign}/completeness"))
+        await timed(
+            stats, "completeness api", client.get(f"/api/campaigns/{campaign}/completeness")
+        )
     return stats
 
 
@@ -268,21 +277,33 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, o
             tokens = await asyncio.gather(*(login(name) for name, _ in officers))
             boss_token = await token_for(login_client, coordinator_name)
         for token in tokens:
-            clients.append(httpx.AsyncClient(
-                base_url=base, timeout=timeout, limits=limits,
-                headers={"authorization": f"Bearer {token}"}))
-        bosses = [httpx.AsyncClient(base_url=base, timeout=timeout,
-                                    headers={"authorization": f"Bearer {boss_token}"})
-                  for _ in range(2)]
+            clients.append(
+                httpx.AsyncClient(
+                    base_url=base,
+                    timeout=timeout,
+                    limits=limits,
+                    headers={"authorization": f"Bearer {token}"},
+                )
+            )
+        bosses = [
+            httpx.AsyncClient(
+                base_url=base, timeout=timeout, headers={"authorization": f"Bearer {boss_token}"}
+            )
+            for _ in range(2)
+        ]
         officer_units = {unit for _, unit in officers}
         stats = Stats()
         stop = time.monotonic() + args.duration
         load_started = time.perf_counter()
         await asyncio.gather(
-            *(officer(client, f"/api/campaigns/{campaign}/units/{unit}/report", stop, stats, i)
-              for i, (client, (_, unit)) in enumerate(zip(clients, officers, strict=True))),
-            *(coordinator(boss, campaign, stop, stats, officer_units if i == 0 else set())
-              for i, boss in enumerate(bosses)),
+            *(
+                officer(client, f"/api/campaigns/{campaign}/units/{unit}/report", stop, stats, i)
+                for i, (client, (_, unit)) in enumerate(zip(clients, officers, strict=True))
+            ),
+            *(
+                coordinator(boss, campaign, stop, stats, officer_units if i == 0 else set())
+                for i, boss in enumerate(bosses)
+            ),
         )
         load_seconds = time.perf_counter() - load_started
         quiet = await quiet_dashboard(bosses[0], campaign, args.quiet_rounds)
@@ -295,9 +316,15 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, o
         except subprocess.TimeoutExpired:
             process.kill()
     database = count_submissions(url, campaign)
-    return {"stats": stats, "quiet": quiet, "database": database, "units": units,
-            "officers": len(officers), "load_seconds": load_seconds,
-            "setup_seconds": setup_seconds}
+    return {
+        "stats": stats,
+        "quiet": quiet,
+        "database": database,
+        "units": units,
+        "officers": len(officers),
+        "load_seconds": load_seconds,
+        "setup_seconds": setup_seconds,
+    }
 
 
 def report(args: argparse.Namespace, result: dict[str, object]) -> bool:
@@ -306,27 +333,38 @@ def report(args: argparse.Namespace, result: dict[str, object]) -> bool:
     database: dict[str, int] = result["database"]  # type: ignore[assignment]
     seconds: float = result["load_seconds"]  # type: ignore[assignment]
     total = sum(len(v) for v in stats.latencies.values())
-    print(f"\nportal load: {result['units']:,} units in the campaign, {result['officers']} officers"
-          f" + 2 coordinators for {seconds:.0f} s against PostgreSQL "
-          f"(tree built in {result['setup_seconds']:.1f} s)")
+    print(
+        f"\nportal load: {result['units']:,} units in the campaign, {result['officers']} officers"
+        f" + 2 coordinators for {seconds:.0f} s against PostgreSQL "
+        f"(tree built in {result['setup_seconds']:.1f} s)"
+    )
     print(f"requests: {total:,} ({total / seconds:.0f}/s), failed: {sum(stats.failures.values())}")
     print(f"{'request':<20}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for label, source in (("", stats), (" (quiet)", quiet)):
         for kind, values in sorted(source.latencies.items()):
-            print(f"{kind + label:<20}{len(values):>8}{statistics.median(values) * 1000:>10.0f}"
-                  f"{percentile(values, 0.95) * 1000:>10.0f}{max(values) * 1000:>10.0f}")
-    print(f"submissions answered 200: {stats.submitted_ok}; in the database: "
-          f"{database.get('submitted', 0)} submitted events")
-    print(f"returns answered 200: {stats.returned_ok}; in the database: "
-          f"{database.get('returned', 0)} returned events; value changes kept: "
-          f"{database.get('value_changes', 0):,}")
+            print(
+                f"{kind + label:<20}{len(values):>8}{statistics.median(values) * 1000:>10.0f}"
+                f"{percentile(values, 0.95) * 1000:>10.0f}{max(values) * 1000:>10.0f}"
+            )
+    print(
+        f"submissions answered 200: {stats.submitted_ok}; in the database: "
+        f"{database.get('submitted', 0)} submitted events"
+    )
+    print(
+        f"returns answered 200: {stats.returned_ok}; in the database: "
+        f"{database.get('returned', 0)} returned events; value changes kept: "
+        f"{database.get('value_changes', 0):,}"
+    )
     for sample in stats.failure_samples:
         print("failure:", sample)
     lost = stats.submitted_ok != database.get("submitted", 0)
     returns_lost = stats.returned_ok != database.get("returned", 0)
     ok = not stats.failures and not lost and not returns_lost
-    print("RESULT:", "ok, no request failed and no submission lost" if ok else "FAILED",
-          dict(stats.failures) if stats.failures else "")
+    print(
+        "RESULT:",
+        "ok, no request failed and no submission lost" if ok else "FAILED",
+        dict(stats.failures) if stats.failures else "",
+    )
     return ok
 
 

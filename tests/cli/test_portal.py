@@ -60,16 +60,27 @@ def test_demo_creates_the_city_once_and_prints_logins(tmp_path: Path) -> None:
 def test_demo_serves_the_portal_on_the_given_port(tmp_path: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "lamsach", "demo", "--data-dir", str(tmp_path / "d"),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "lamsach",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         page = _wait_for(f"http://127.0.0.1:{port}/login", process)
         assert page.status_code == 200
         assert "Đăng nhập" in page.text
-        token = httpx.post(f"http://127.0.0.1:{port}/api/auth/token",
-                           json={"username": "dieuphoi", "password": "lamsach2022"})
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/auth/token",
+            json={"username": "dieuphoi", "password": "lamsach2022"},
+        )
         assert token.status_code == 200
     finally:
         output = _stop(process)
@@ -83,7 +94,9 @@ def test_serve_upgrades_the_configured_database_and_runs(tmp_path: Path) -> None
     env.pop("LAMSACH_DATABASE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "lamsach", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         page = _wait_for(f"http://127.0.0.1:{port}/login", process)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from lamsach.campaign.demo import DemoInfo, create_demo
 from lamsach.campaign.users import get_user_by_username
@@ -35,7 +37,7 @@ class Portal:
     settings: Settings
     demo: DemoInfo
 
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> AbstractContextManager[Session]:
         engine = self.app.state.portal.engine
         return session_scope(make_session_factory(engine))
 
@@ -53,8 +55,12 @@ class Portal:
 
 
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url,
-                    secret_key="test-secret-key-" + "x" * 32, **extra)  # type: ignore[arg-type]
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key-" + "x" * 32,
+        **extra,
+    )
 
 
 def build_portal(tmp_path: Path, database_url: str, **extra: object) -> Portal:
@@ -115,8 +121,11 @@ def officer_without_report(portal: Portal) -> tuple[str, int]:
         admin = get_user_by_username(db, "admin")
         campaign = get_campaign(db, portal.demo.campaign_id)
         result = completeness(db, campaign, get_unit(db, campaign.owner_unit_id))
-        waiting = {u.unit_id for u in result.units
-                   if u.status == "not_started" and u.kind in ("ward", "commune")}
+        waiting = {
+            u.unit_id
+            for u in result.units
+            if u.status == "not_started" and u.kind in ("ward", "commune")
+        }
         for user in list_users(db, admin):
             for role in user.roles:
                 if role.role == "officer" and role.unit_id in waiting:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Page
 
 from .conftest import Portal, build_portal, officer_without_report
 
@@ -34,8 +35,9 @@ def _free_port() -> int:
 def served(tmp_path: Path) -> Iterator[tuple[Portal, str]]:
     portal = build_portal(tmp_path, f"sqlite:///{tmp_path / 'browser.db'}")
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -48,7 +50,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Portal, str]]:
     portal.app.state.portal.engine.dispose()
 
 
-def _login(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def _login(page: Page, base: str, username: str) -> None:
     page.goto(base + "/login")
     page.fill("#username", username)
     page.fill("#password", "lamsach2022")
@@ -86,10 +88,17 @@ def test_officer_submits_and_coordinator_approves(
         page.wait_for_url(report_url)
         page.fill("#v-assessment", "Đã rà quét toàn bộ máy tính của phường.")
         figures = {
-            "orgs_informed": "15", "units_deployed": "12", "computers_total": "1.500",
-            "computers_antivirus": "1.400", "computers_scanned": "1.300",
-            "computers_infected": "20", "computers_cleaned": "25", "devices_malicious": "4",
-            "devices_handled": "4", "awareness_activities": "6", "people_reached": "3.000",
+            "orgs_informed": "15",
+            "units_deployed": "12",
+            "computers_total": "1.500",
+            "computers_antivirus": "1.400",
+            "computers_scanned": "1.300",
+            "computers_infected": "20",
+            "computers_cleaned": "25",
+            "devices_malicious": "4",
+            "devices_handled": "4",
+            "awareness_activities": "6",
+            "people_reached": "3.000",
         }
         for code, value in figures.items():
             page.fill(f"#v-{code}", value)

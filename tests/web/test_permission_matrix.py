@@ -52,15 +52,23 @@ class Ids:
         """A fresh unit nobody uses (for the delete routes)."""
         with self.portal.session() as db:
             count = self.extra["leaf"] = self.extra.get("leaf", 0) + 1
-            unit = create_unit(db, None, UnitFields(f"TMP-{count}", f"Tạm {count}", "agency"),
-                               get_unit(db, self.city))
+            unit = create_unit(
+                db,
+                None,
+                UnitFields(f"TMP-{count}", f"Tạm {count}", "agency"),
+                get_unit(db, self.city),
+            )
             return unit.id
 
     def role_assignment(self) -> int:
         with self.portal.session() as db:
             count = self.extra["role"] = self.extra.get("role", 0) + 1
-            unit = create_unit(db, None, UnitFields(f"ROLE-{count}", f"Vai trò {count}",
-                                                    "agency"), get_unit(db, self.city))
+            unit = create_unit(
+                db,
+                None,
+                UnitFields(f"ROLE-{count}", f"Vai trò {count}", "agency"),
+                get_unit(db, self.city),
+            )
             return assign_role(db, None, get_user(db, self.officer_user), Role.VIEWER, unit).id
 
 
@@ -74,8 +82,14 @@ class Case:
 
 
 def _campaign_form(i: Ids) -> dict[str, Any]:
-    return {"name": "Chiến dịch thử", "owner_unit_id": i.city, "template_id": i.template,
-            "start_date": "2030-01-01", "deadline": "2030-02-01", "lock_date": "2030-03-01"}
+    return {
+        "name": "Chiến dịch thử",
+        "owner_unit_id": i.city,
+        "template_id": i.template,
+        "start_date": "2030-01-01",
+        "deadline": "2030-02-01",
+        "lock_date": "2030-03-01",
+    }
 
 
 def _campaign_json(i: Ids) -> dict[str, Any]:
@@ -83,13 +97,21 @@ def _campaign_json(i: Ids) -> dict[str, Any]:
 
 
 def _unit_json(i: Ids) -> dict[str, Any]:
-    return {"code": f"API-{i.leaf_unit()}", "name": "Đơn vị API", "kind": "agency",
-            "parent_id": i.city}
+    return {
+        "code": f"API-{i.leaf_unit()}",
+        "name": "Đơn vị API",
+        "kind": "agency",
+        "parent_id": i.city,
+    }
 
 
 def _ward_json(i: Ids) -> dict[str, Any]:
-    return {"code": "TH-TPTH-P-DIENBIEN-X", "name": "UBND phường Điện Biên", "kind": "ward",
-            "parent_id": i.city}
+    return {
+        "code": "TH-TPTH-P-DIENBIEN-X",
+        "name": "UBND phường Điện Biên",
+        "kind": "ward",
+        "parent_id": i.city,
+    }
 
 
 def _report(i: Ids) -> str:
@@ -105,144 +127,216 @@ VALUES = {"v__computers_total": "12", "v__computers_scanned": "10"}
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/"): Case(PUBLIC, lambda i: "/"),
     ("GET", "/login"): Case(PUBLIC, lambda i: "/login"),
-    ("POST", "/login"): Case(PUBLIC, lambda i: "/login",
-                             data=lambda i: {"username": "nobody", "password": "x"}),
+    ("POST", "/login"): Case(
+        PUBLIC, lambda i: "/login", data=lambda i: {"username": "nobody", "password": "x"}
+    ),
     ("POST", "/logout"): Case(PUBLIC, lambda i: "/logout"),
     ("POST", "/language"): Case(PUBLIC, lambda i: "/language", data=lambda i: {"locale": "vi"}),
-    ("POST", "/api/auth/token"): Case(PUBLIC, lambda i: "/api/auth/token",
-                                      json=lambda i: {"username": "nobody", "password": "x"}),
+    ("POST", "/api/auth/token"): Case(
+        PUBLIC, lambda i: "/api/auth/token", json=lambda i: {"username": "nobody", "password": "x"}
+    ),
     ("GET", "/api/openapi.json"): Case(PUBLIC, lambda i: "/api/openapi.json"),
-    ("POST", "/api/language"): Case(PUBLIC, lambda i: "/api/language",
-                                    json=lambda i: {"locale": "en"}),
+    ("POST", "/api/language"): Case(
+        PUBLIC, lambda i: "/api/language", json=lambda i: {"locale": "en"}
+    ),
     ("GET", "/api/me"): Case(LOGGED_IN, lambda i: "/api/me"),
     ("GET", "/tasks"): Case(LOGGED_IN, lambda i: "/tasks"),
     ("GET", "/api/tasks"): Case(LOGGED_IN, lambda i: "/api/tasks"),
     # Report of the officer's ward.
     ("GET", "/campaigns/{campaign_id}/units/{unit_id}/report"): Case(WARD_READ, _report),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report"): Case(
-        WARD_EDIT, _report, data=lambda i: {**VALUES, "action": "save"}),
+        WARD_EDIT, _report, data=lambda i: {**VALUES, "action": "save"}
+    ),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report/check"): Case(
-        WARD_READ, lambda i: _report(i) + "/check", data=lambda i: VALUES),
+        WARD_READ, lambda i: _report(i) + "/check", data=lambda i: VALUES
+    ),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report/submit"): Case(
-        WARD_EDIT, lambda i: _report(i) + "/submit"),
+        WARD_EDIT, lambda i: _report(i) + "/submit"
+    ),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report/return"): Case(
-        COORD, lambda i: _report(i) + "/return", data=lambda i: {"comment": "Bổ sung số liệu"}),
+        COORD, lambda i: _report(i) + "/return", data=lambda i: {"comment": "Bổ sung số liệu"}
+    ),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report/approve"): Case(
-        COORD, lambda i: _report(i) + "/approve"),
+        COORD, lambda i: _report(i) + "/approve"
+    ),
     ("POST", "/campaigns/{campaign_id}/units/{unit_id}/report/refresh"): Case(
-        WARD_EDIT, lambda i: _report(i) + "/refresh"),
+        WARD_EDIT, lambda i: _report(i) + "/refresh"
+    ),
     ("GET", "/api/campaigns/{campaign_id}/units/{unit_id}/report"): Case(WARD_READ, _api_report),
     ("PUT", "/api/campaigns/{campaign_id}/units/{unit_id}/report"): Case(
-        WARD_EDIT, _api_report, json=lambda i: {"values": {"computers_total": 12}}),
+        WARD_EDIT, _api_report, json=lambda i: {"values": {"computers_total": 12}}
+    ),
     ("POST", "/api/campaigns/{campaign_id}/units/{unit_id}/report/check"): Case(
-        WARD_READ, lambda i: _api_report(i) + "/check", json=lambda i: {"values": {}}),
+        WARD_READ, lambda i: _api_report(i) + "/check", json=lambda i: {"values": {}}
+    ),
     ("POST", "/api/campaigns/{campaign_id}/units/{unit_id}/report/submit"): Case(
-        WARD_EDIT, lambda i: _api_report(i) + "/submit"),
+        WARD_EDIT, lambda i: _api_report(i) + "/submit"
+    ),
     ("POST", "/api/campaigns/{campaign_id}/units/{unit_id}/report/return"): Case(
-        COORD, lambda i: _api_report(i) + "/return", json=lambda i: {"comment": "Sửa lại"}),
+        COORD, lambda i: _api_report(i) + "/return", json=lambda i: {"comment": "Sửa lại"}
+    ),
     ("POST", "/api/campaigns/{campaign_id}/units/{unit_id}/report/approve"): Case(
-        COORD, lambda i: _api_report(i) + "/approve"),
+        COORD, lambda i: _api_report(i) + "/approve"
+    ),
     ("POST", "/api/campaigns/{campaign_id}/units/{unit_id}/report/refresh"): Case(
-        WARD_EDIT, lambda i: _api_report(i) + "/refresh"),
+        WARD_EDIT, lambda i: _api_report(i) + "/refresh"
+    ),
     # Campaigns and the dashboard (looked at from the officer's ward).
     ("GET", "/campaigns"): Case(LOGGED_IN, lambda i: "/campaigns"),
     ("GET", "/campaigns/{campaign_id}"): Case(
-        WARD_READ, lambda i: f"/campaigns/{i.campaign}?unit={i.ward}"),
+        WARD_READ, lambda i: f"/campaigns/{i.campaign}?unit={i.ward}"
+    ),
     ("GET", "/api/campaigns"): Case(LOGGED_IN, lambda i: "/api/campaigns"),
     ("GET", "/api/campaigns/{campaign_id}"): Case(
-        LOGGED_IN, lambda i: f"/api/campaigns/{i.campaign}"),
+        LOGGED_IN, lambda i: f"/api/campaigns/{i.campaign}"
+    ),
     ("GET", "/api/campaigns/{campaign_id}/completeness"): Case(
-        WARD_READ, lambda i: f"/api/campaigns/{i.campaign}/completeness?unit={i.ward}"),
+        WARD_READ, lambda i: f"/api/campaigns/{i.campaign}/completeness?unit={i.ward}"
+    ),
     ("GET", "/api/campaigns/{campaign_id}/totals-by-unit"): Case(
-        WARD_READ, lambda i: f"/api/campaigns/{i.campaign}/totals-by-unit?unit={i.ward}"),
+        WARD_READ, lambda i: f"/api/campaigns/{i.campaign}/totals-by-unit?unit={i.ward}"
+    ),
     ("GET", "/campaigns/new"): Case(COORD, lambda i: "/campaigns/new"),
     ("POST", "/campaigns/new"): Case(COORD, lambda i: "/campaigns/new", data=_campaign_form),
     ("GET", "/campaigns/{campaign_id}/edit"): Case(
-        COORD, lambda i: f"/campaigns/{i.setup_campaign}/edit"),
+        COORD, lambda i: f"/campaigns/{i.setup_campaign}/edit"
+    ),
     ("POST", "/campaigns/{campaign_id}/edit"): Case(
-        COORD, lambda i: f"/campaigns/{i.setup_campaign}/edit", data=_campaign_form),
+        COORD, lambda i: f"/campaigns/{i.setup_campaign}/edit", data=_campaign_form
+    ),
     ("POST", "/campaigns/{campaign_id}/participants"): Case(
-        COORD, lambda i: f"/campaigns/{i.setup_campaign}/participants",
-        data=lambda i: {"unit_id": [str(i.ward)]}),
+        COORD,
+        lambda i: f"/campaigns/{i.setup_campaign}/participants",
+        data=lambda i: {"unit_id": [str(i.ward)]},
+    ),
     ("POST", "/campaigns/{campaign_id}/exceptions"): Case(
-        COORD, lambda i: f"/campaigns/{i.setup_campaign}/exceptions",
-        data=lambda i: {"unit_id": str(i.ward), "lock_date": "2030-04-01"}),
+        COORD,
+        lambda i: f"/campaigns/{i.setup_campaign}/exceptions",
+        data=lambda i: {"unit_id": str(i.ward), "lock_date": "2030-04-01"},
+    ),
     ("POST", "/campaigns/{campaign_id}/exceptions/{unit_id}/delete"): Case(
-        COORD, lambda i: f"/campaigns/{i.setup_campaign}/exceptions/{i.ward}/delete"),
+        COORD, lambda i: f"/campaigns/{i.setup_campaign}/exceptions/{i.ward}/delete"
+    ),
     ("POST", "/api/campaigns"): Case(COORD, lambda i: "/api/campaigns", json=_campaign_json),
     ("PUT", "/api/campaigns/{campaign_id}"): Case(
-        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}", json=_campaign_json),
+        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}", json=_campaign_json
+    ),
     ("PUT", "/api/campaigns/{campaign_id}/participants"): Case(
-        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/participants",
-        json=lambda i: {"unit_ids": [i.ward]}),
+        COORD,
+        lambda i: f"/api/campaigns/{i.setup_campaign}/participants",
+        json=lambda i: {"unit_ids": [i.ward]},
+    ),
     ("GET", "/api/campaigns/{campaign_id}/exceptions"): Case(
-        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions"),
+        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions"
+    ),
     ("POST", "/api/campaigns/{campaign_id}/exceptions"): Case(
-        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions",
-        json=lambda i: {"unit_id": i.ward, "lock_date": "2030-04-01"}),
+        COORD,
+        lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions",
+        json=lambda i: {"unit_id": i.ward, "lock_date": "2030-04-01"},
+    ),
     ("DELETE", "/api/campaigns/{campaign_id}/exceptions/{unit_id}"): Case(
-        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions/{i.ward}"),
+        COORD, lambda i: f"/api/campaigns/{i.setup_campaign}/exceptions/{i.ward}"
+    ),
     # Units.
     ("GET", "/units"): Case(LOGGED_IN, lambda i: "/units"),
     ("GET", "/units/new"): Case(ADMIN, lambda i: f"/units/new?parent={i.city}"),
-    ("POST", "/units/new"): Case(ADMIN, lambda i: "/units/new", data=lambda i: {
-        "code": f"NEW-{i.leaf_unit()}", "name": "Đơn vị mới", "kind": "agency",
-        "parent_id": str(i.city)}),
+    ("POST", "/units/new"): Case(
+        ADMIN,
+        lambda i: "/units/new",
+        data=lambda i: {
+            "code": f"NEW-{i.leaf_unit()}",
+            "name": "Đơn vị mới",
+            "kind": "agency",
+            "parent_id": str(i.city),
+        },
+    ),
     ("GET", "/units/export"): Case(LOGGED_IN, lambda i: "/units/export?format=csv"),
     ("POST", "/units/import"): Case(ADMIN, lambda i: "/units/import", files=True),
     ("GET", "/units/{unit_id}"): Case(WARD_READ, lambda i: f"/units/{i.ward}"),
-    ("POST", "/units/{unit_id}"): Case(ADMIN, lambda i: f"/units/{i.ward}", data=lambda i: {
-        "code": "TH-TPTH-P-DIENBIEN-X", "name": "UBND phường Điện Biên", "kind": "ward",
-        "parent_id": str(i.city)}),
-    ("POST", "/units/{unit_id}/delete"): Case(
-        ADMIN, lambda i: f"/units/{i.leaf_unit()}/delete"),
+    ("POST", "/units/{unit_id}"): Case(
+        ADMIN,
+        lambda i: f"/units/{i.ward}",
+        data=lambda i: {
+            "code": "TH-TPTH-P-DIENBIEN-X",
+            "name": "UBND phường Điện Biên",
+            "kind": "ward",
+            "parent_id": str(i.city),
+        },
+    ),
+    ("POST", "/units/{unit_id}/delete"): Case(ADMIN, lambda i: f"/units/{i.leaf_unit()}/delete"),
     ("GET", "/api/units"): Case(LOGGED_IN, lambda i: "/api/units"),
     ("POST", "/api/units"): Case(ADMIN, lambda i: "/api/units", json=_unit_json),
     ("GET", "/api/units/export"): Case(LOGGED_IN, lambda i: "/api/units/export?format=xlsx"),
     ("POST", "/api/units/import"): Case(ADMIN, lambda i: "/api/units/import", files=True),
     ("GET", "/api/units/{unit_id}"): Case(WARD_READ, lambda i: f"/api/units/{i.ward}"),
-    ("PUT", "/api/units/{unit_id}"): Case(ADMIN, lambda i: f"/api/units/{i.ward}",
-                                          json=_ward_json),
+    ("PUT", "/api/units/{unit_id}"): Case(ADMIN, lambda i: f"/api/units/{i.ward}", json=_ward_json),
     ("DELETE", "/api/units/{unit_id}"): Case(ADMIN, lambda i: f"/api/units/{i.leaf_unit()}"),
     # Users.
     ("GET", "/users"): Case(ADMIN, lambda i: "/users"),
-    ("POST", "/users"): Case(ADMIN, lambda i: "/users", data=lambda i: {
-        "username": f"u{i.leaf_unit()}", "password": "mat-khau-dai", "role": "viewer",
-        "unit_id": str(i.ward)}),
+    ("POST", "/users"): Case(
+        ADMIN,
+        lambda i: "/users",
+        data=lambda i: {
+            "username": f"u{i.leaf_unit()}",
+            "password": "mat-khau-dai",
+            "role": "viewer",
+            "unit_id": str(i.ward),
+        },
+    ),
     ("GET", "/users/{user_id}"): Case(ADMIN, lambda i: f"/users/{i.officer_user}"),
-    ("POST", "/users/{user_id}"): Case(ADMIN, lambda i: f"/users/{i.officer_user}",
-                                       data=lambda i: {"password": "lamsach2022"}),
+    ("POST", "/users/{user_id}"): Case(
+        ADMIN, lambda i: f"/users/{i.officer_user}", data=lambda i: {"password": "lamsach2022"}
+    ),
     ("POST", "/users/{user_id}/roles"): Case(
-        ADMIN, lambda i: f"/users/{i.officer_user}/roles",
-        data=lambda i: {"role": "viewer", "unit_id": str(i.ward)}),
+        ADMIN,
+        lambda i: f"/users/{i.officer_user}/roles",
+        data=lambda i: {"role": "viewer", "unit_id": str(i.ward)},
+    ),
     ("POST", "/users/{user_id}/roles/{assignment_id}/delete"): Case(
-        ADMIN, lambda i: f"/users/{i.officer_user}/roles/{i.role_assignment()}/delete"),
+        ADMIN, lambda i: f"/users/{i.officer_user}/roles/{i.role_assignment()}/delete"
+    ),
     ("GET", "/api/users"): Case(ADMIN, lambda i: "/api/users"),
-    ("POST", "/api/users"): Case(ADMIN, lambda i: "/api/users", json=lambda i: {
-        "username": f"api{i.leaf_unit()}", "password": "mat-khau-dai", "role": "viewer",
-        "unit_id": i.ward}),
+    ("POST", "/api/users"): Case(
+        ADMIN,
+        lambda i: "/api/users",
+        json=lambda i: {
+            "username": f"api{i.leaf_unit()}",
+            "password": "mat-khau-dai",
+            "role": "viewer",
+            "unit_id": i.ward,
+        },
+    ),
     ("GET", "/api/users/{user_id}"): Case(ADMIN, lambda i: f"/api/users/{i.officer_user}"),
-    ("PATCH", "/api/users/{user_id}"): Case(ADMIN, lambda i: f"/api/users/{i.officer_user}",
-                                            json=lambda i: {"password": "lamsach2022"}),
+    ("PATCH", "/api/users/{user_id}"): Case(
+        ADMIN, lambda i: f"/api/users/{i.officer_user}", json=lambda i: {"password": "lamsach2022"}
+    ),
     ("POST", "/api/users/{user_id}/roles"): Case(
-        ADMIN, lambda i: f"/api/users/{i.officer_user}/roles",
-        json=lambda i: {"role": "viewer", "unit_id": i.ward}),
+        ADMIN,
+        lambda i: f"/api/users/{i.officer_user}/roles",
+        json=lambda i: {"role": "viewer", "unit_id": i.ward},
+    ),
     ("DELETE", "/api/users/{user_id}/roles/{assignment_id}"): Case(
-        ADMIN, lambda i: f"/api/users/{i.officer_user}/roles/{i.role_assignment()}"),
+        ADMIN, lambda i: f"/api/users/{i.officer_user}/roles/{i.role_assignment()}"
+    ),
     # Templates and the audit log.
     ("GET", "/templates"): Case(COORD, lambda i: "/templates"),
     ("GET", "/templates/{template_id}"): Case(COORD, lambda i: f"/templates/{i.template}"),
     ("POST", "/templates/{template_id}/copy"): Case(
-        COORD, lambda i: f"/templates/{i.template}/copy"),
+        COORD, lambda i: f"/templates/{i.template}/copy"
+    ),
     ("POST", "/templates/{template_id}"): Case(
-        COORD, lambda i: f"/templates/{i.editable_template}", data=lambda i: {"rules": ""}),
+        COORD, lambda i: f"/templates/{i.editable_template}", data=lambda i: {"rules": ""}
+    ),
     ("GET", "/api/templates"): Case(COORD, lambda i: "/api/templates"),
     ("GET", "/api/templates/{template_id}"): Case(COORD, lambda i: f"/api/templates/{i.template}"),
     ("POST", "/api/templates/{template_id}/copy"): Case(
-        COORD, lambda i: f"/api/templates/{i.template}/copy", json=lambda i: {}),
+        COORD, lambda i: f"/api/templates/{i.template}/copy", json=lambda i: {}
+    ),
     ("PUT", "/api/templates/{template_id}"): Case(
-        COORD, lambda i: f"/api/templates/{i.editable_template}",
-        json=lambda i: {"definition": {"sections": []}}),
+        COORD,
+        lambda i: f"/api/templates/{i.editable_template}",
+        json=lambda i: {"definition": {"sections": []}},
+    ),
     ("GET", "/audit"): Case(ADMIN, lambda i: "/audit"),
     ("GET", "/api/audit"): Case(ADMIN, lambda i: "/api/audit"),
 }
@@ -273,7 +367,7 @@ def declared_routes() -> set[tuple[str, str]]:
         methods = route.methods if isinstance(route, APIRoute) else getattr(route, "methods", None)
         for method in sorted(methods or ()):
             if method != "HEAD":
-                found.add((method, route.path))  # type: ignore[attr-defined]
+                found.add((method, route.path))
     return found
 
 
@@ -293,9 +387,11 @@ def _ids(portal: Portal) -> Ids:
         city = get_unit(db, ward).parent_id
         assert city is not None
         setup = create_campaign(
-            db, None,
+            db,
+            None,
             CampaignFields("Chiến dịch thiết lập", *_dates()),
-            owner_unit=get_unit(db, city), template=builtin,
+            owner_unit=get_unit(db, city),
+            template=builtin,
         )
         ids = (portal.demo.campaign_id, setup.id, ward, city, builtin.id, editable.id)
     return Ids(*ids, officer_user=portal.user_id("officer"), portal=portal)

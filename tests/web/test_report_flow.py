@@ -54,8 +54,7 @@ def test_officer_fills_submits_and_coordinator_approves(portal: Portal) -> None:
     assert "STT" in page.text and "Số lượng" in page.text and "Ghi chú" in page.text
 
     # Cleaned > infected: refused beside the field, nothing saved.
-    bad = _form({**GOOD, "computers_cleaned": "10"}, revision=_revision(page.text),
-                action="save")
+    bad = _form({**GOOD, "computers_cleaned": "10"}, revision=_revision(page.text), action="save")
     refused = officer.post(url, data=bad)
     assert refused.status_code == 422
     assert 'id="err-computers_cleaned"' in refused.text
@@ -67,7 +66,8 @@ def test_officer_fills_submits_and_coordinator_approves(portal: Portal) -> None:
     assert check.status_code == 200
     assert 'id="err-computers_cleaned" class="field-errors" hx-swap-oob="true"><div' in check.text
     assert 'id="err-computers_infected" class="field-errors" hx-swap-oob="true"></div>' in (
-        check.text)
+        check.text
+    )
 
     # Saved and submitted; typed "1.234" is one thousand two hundred and thirty-four.
     page = officer.get(url)
@@ -78,8 +78,9 @@ def test_officer_fills_submits_and_coordinator_approves(portal: Portal) -> None:
     assert report["values"]["computers_total"] == 1234
     assert report["on_time"] is False  # the demo campaign's deadline (30/9/2022) is long past
     assert {t["row_code"] for t in report["trail"]} >= {"computers_total", "people_reached"}
-    assert all(t["username"] == username for t in report["trail"] if t["row_code"] ==
-               "computers_total")
+    assert all(
+        t["username"] == username for t in report["trail"] if t["row_code"] == "computers_total"
+    )
 
     # The page shows the figures with Vietnamese separators and the trail beside the field.
     shown = officer.get(url).text
@@ -139,14 +140,18 @@ def test_api_validation_lists_every_problem(portal: Portal) -> None:
     username, unit_id = officer_without_report(portal)
     officer = login(portal.app, username)
     api = f"/api/campaigns/{portal.demo.campaign_id}/units/{unit_id}/report"
-    response = officer.put(api, json={"values": {"computers_infected": 3,
-                                                  "computers_cleaned": 4,
-                                                  "people_reached": "nhiều"}})
+    response = officer.put(
+        api,
+        json={
+            "values": {"computers_infected": 3, "computers_cleaned": 4, "people_reached": "nhiều"}
+        },
+    )
     assert response.status_code == 422
     fields = {issue["field"] for issue in response.json()["issues"]}
     assert fields == {"computers_cleaned", "people_reached"}
-    check = officer.post(api + "/check", json={"values": {"computers_infected": 3,
-                                                          "computers_cleaned": 4}})
+    check = officer.post(
+        api + "/check", json={"values": {"computers_infected": 3, "computers_cleaned": 4}}
+    )
     assert [i["field"] for i in check.json()] == ["computers_cleaned"]
 
 
@@ -159,8 +164,9 @@ def test_english_interface_is_selectable(portal: Portal) -> None:
     english = client.get(f"/campaigns/{portal.demo.campaign_id}").text
     assert "Reporting rate" in english and "Tỷ lệ báo cáo" not in english
     assert re.search(r"\d{2}/\d{2}/\d{4}", english)  # dates stay dd/mm/yyyy
-    error = client.put(f"/api/campaigns/{portal.demo.campaign_id}/units/999999/report",
-                       json={"values": {}})
+    error = client.put(
+        f"/api/campaigns/{portal.demo.campaign_id}/units/999999/report", json={"values": {}}
+    )
     assert error.json()["message"] == "Unit not found."
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
 from lamsach.campaign.audit import entries
+from lamsach.campaign.errors import NotFound
 from lamsach.campaign.units import get_unit_by_code
 
 from .conftest import CSRF_RE, Portal, build_portal, csrf_of, login
@@ -37,8 +38,9 @@ def test_api_call_from_the_session_needs_the_csrf_header(portal: Portal) -> None
     refused = client.put(url, json={"values": {"computers_total": 7}})
     assert refused.status_code == 403
     assert refused.json()["error"] == "csrf"
-    accepted = client.put(url, json={"values": {"computers_total": 7}},
-                          headers={"x-csrf-token": token})
+    accepted = client.put(
+        url, json={"values": {"computers_total": 7}}, headers={"x-csrf-token": token}
+    )
     assert accepted.status_code in (200, 409), accepted.text
 
 
@@ -51,8 +53,9 @@ def test_login_form_needs_csrf_token(portal: Portal) -> None:
 
 def test_bearer_token_works_without_cookie_or_csrf(portal: Portal) -> None:
     client = TestClient(portal.app)
-    issued = client.post("/api/auth/token", json={"username": "dieuphoi",
-                                                    "password": "lamsach2022"})
+    issued = client.post(
+        "/api/auth/token", json={"username": "dieuphoi", "password": "lamsach2022"}
+    )
     assert issued.status_code == 200
     token = issued.json()["access_token"]
     fresh = TestClient(portal.app)
@@ -76,12 +79,12 @@ def test_login_is_throttled_after_too_many_wrong_passwords(portal: Portal) -> No
     assert statuses == [401] * limit
     # Now even the right password is refused for a while, and the page says why.
     token = csrf_of(client)
-    locked = client.post("/login", data={"username": "p.dienbien", "password": "lamsach2022",
-                                         "csrf_token": token})
+    locked = client.post(
+        "/login", data={"username": "p.dienbien", "password": "lamsach2022", "csrf_token": token}
+    )
     assert locked.status_code == 429
     assert "thử lại" in locked.text
-    api = client.post("/api/auth/token", json={"username": "p.dienbien",
-                                                "password": "lamsach2022"})
+    api = client.post("/api/auth/token", json={"username": "p.dienbien", "password": "lamsach2022"})
     assert api.status_code == 429
     with portal.session() as db:
         failed = [e for e in entries(db, action="login", limit=50) if not e.success]
@@ -100,8 +103,10 @@ def test_throttle_limit_comes_from_settings(tmp_path: Path) -> None:
 def test_successful_login_and_admin_actions_are_audited(portal: Portal) -> None:
     client = login(portal.app, "admin")
     city = portal.unit_of("coordinator")
-    created = client.post("/api/units", json={"code": "AUDIT-1", "name": "Đơn vị kiểm tra",
-                                              "kind": "agency", "parent_id": city})
+    created = client.post(
+        "/api/units",
+        json={"code": "AUDIT-1", "name": "Đơn vị kiểm tra", "kind": "agency", "parent_id": city},
+    )
     assert created.status_code == 201
     with portal.session() as db:
         logins = [e for e in entries(db, action="login") if e.username == "admin" and e.success]
@@ -117,9 +122,8 @@ def test_upload_over_the_limit_is_refused_with_a_clear_error(tmp_path: Path) -> 
     response = client.post("/api/units/import", files={"file": ("units.csv", big, "text/csv")})
     assert response.status_code == 413
     assert "too large" in response.text
-    with built.session() as db:
-        with pytest.raises(Exception):
-            get_unit_by_code(db, "X")
+    with built.session() as db, pytest.raises(NotFound):
+        get_unit_by_code(db, "X")
     built.app.state.portal.engine.dispose()
 
 
@@ -149,8 +153,9 @@ def test_import_with_errors_lists_rows_on_the_page(portal: Portal) -> None:
     sheet.append(["bad code!", "", "school", "NO-SUCH-PARENT"])
     data = io.BytesIO()
     book.save(data)
-    response = client.post("/units/import", files={"file": ("units.xlsx", data.getvalue(),
-                                                             "application/octet-stream")})
+    response = client.post(
+        "/units/import", files={"file": ("units.xlsx", data.getvalue(), "application/octet-stream")}
+    )
     assert response.status_code == 422
     assert "Dòng 3" in response.text
     assert "OK-1" not in client.get("/api/units").text
@@ -159,8 +164,9 @@ def test_import_with_errors_lists_rows_on_the_page(portal: Portal) -> None:
 def test_cookies_and_security_headers(portal: Portal) -> None:
     client = TestClient(portal.app, follow_redirects=False)
     token = csrf_of(client)
-    response = client.post("/login", data={"username": "admin", "password": "lamsach2022",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "admin", "password": "lamsach2022", "csrf_token": token}
+    )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
     page = client.get("/tasks")
@@ -172,8 +178,9 @@ def test_cookies_and_security_headers(portal: Portal) -> None:
 def test_cookie_is_secure_over_https(portal: Portal) -> None:
     client = TestClient(portal.app, base_url="https://portal.example", follow_redirects=False)
     token = csrf_of(client)
-    response = client.post("/login", data={"username": "admin", "password": "lamsach2022",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "admin", "password": "lamsach2022", "csrf_token": token}
+    )
     assert "secure" in response.headers["set-cookie"].lower()
     assert "strict-transport-security" in response.headers
 
@@ -182,8 +189,9 @@ def test_names_are_escaped_in_pages(portal: Portal) -> None:
     admin = login(portal.app, "admin")
     city = portal.unit_of("coordinator")
     hostile = "<script>alert(1)</script>"
-    created = admin.post("/api/units", json={"code": "XSS-1", "name": hostile, "kind": "agency",
-                                             "parent_id": city})
+    created = admin.post(
+        "/api/units", json={"code": "XSS-1", "name": hostile, "kind": "agency", "parent_id": city}
+    )
     assert created.status_code == 201
     page = admin.get("/units")
     assert hostile not in page.text
@@ -195,8 +203,15 @@ def test_names_are_escaped_in_pages(portal: Portal) -> None:
 def test_open_redirect_after_login_is_refused(portal: Portal) -> None:
     client = TestClient(portal.app, follow_redirects=False)
     token = csrf_of(client)
-    response = client.post("/login", data={"username": "admin", "password": "lamsach2022",
-                                           "csrf_token": token, "next": "//evil.example/"})
+    response = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": "lamsach2022",
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
     assert response.headers["location"] == "/tasks"
 
 

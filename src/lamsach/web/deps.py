@@ -116,9 +116,9 @@ def _user_from_token(portal: Portal, db: Session, token: str) -> User | None:
 
 def optional_user(request: Request, db: Db) -> User | None:
     """The user behind the bearer token or the session cookie, if any."""
-    cached = getattr(request.state, "user", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "user"):
+        cached: User | None = request.state.user
+        return cached
     user: User | None = None
     token = bearer_token(request)
     if token is not None:

@@ -1,4 +1,4 @@
-"""Languages of the portal: gettext catalogs (Babel), locale choice and dd/mm/yyyy, 1.234.567 formats."""
+"""Languages of the portal: gettext catalogs (Babel), locale choice, dd/mm/yyyy and 1.234.567."""
 
 from __future__ import annotations
 
@@ -60,9 +60,7 @@ def jinja_gettext(locale: str) -> tuple[Callable[..., str], Callable[..., str]]:
         return text % variables if variables else text
 
     @pass_context
-    def _ngettext(
-        context: Context, singular: str, plural: str, num: int, **variables: Any
-    ) -> str:
+    def _ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
         variables.setdefault("num", num)
         text = catalog.ngettext(singular, plural, num)
         if context.eval_ctx.autoescape:

@@ -42,8 +42,13 @@ def user_out(user: User) -> UserOut:
         locale=user.locale,
         is_active=user.is_active,
         roles=[
-            RoleOut(id=a.id, role=a.role, unit_id=a.unit_id, unit_code=a.unit.code,
-                    unit_name=a.unit.name)
+            RoleOut(
+                id=a.id,
+                role=a.role,
+                unit_id=a.unit_id,
+                unit_code=a.unit.code,
+                unit_name=a.unit.name,
+            )
             for a in user.roles
         ],
     )
@@ -253,8 +258,11 @@ class RatesOut(BaseModel):
 
 def rates_out(rates: Rates) -> RatesOut:
     return RatesOut(
-        **{k: getattr(rates, k) for k in RatesOut.model_fields if k not in ("reporting_rate",
-                                                                           "on_time_rate")},
+        **{
+            k: getattr(rates, k)
+            for k in RatesOut.model_fields
+            if k not in ("reporting_rate", "on_time_rate")
+        },
         reporting_rate=rates.reporting_rate,
         on_time_rate=rates.on_time_rate,
     )

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lamsach.web.routes import admin_audit, auth, campaigns, dashboard, reports, tasks, templates
-from lamsach.web.routes import units, users
+from lamsach.web.routes import (
+    admin_audit,
+    auth,
+    campaigns,
+    dashboard,
+    reports,
+    tasks,
+    templates,
+    units,
+    users,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,

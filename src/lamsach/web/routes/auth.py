@@ -50,8 +50,9 @@ def _check_login(request: Request, db: Db, username: str, password: str) -> User
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
     ):
-        audit.record(db, "login.throttled", username=username.strip().lower(), client_ip=ip,
-                     success=False)
+        audit.record(
+            db, "login.throttled", username=username.strip().lower(), client_ip=ip, success=False
+        )
         db.commit()
         return "login.throttled"
     user = users.authenticate(db, username, password, client_ip=ip)

@@ -47,16 +47,21 @@ def create(db: Session, user: User, body: CampaignIn) -> Campaign:
     if body.participant_ids is not None:
         participants = [get_unit(db, i) for i in body.participant_ids]
     campaign = svc.create_campaign(
-        db, user, _fields(body), owner_unit=owner,
-        template=get_template(db, body.template_id), participants=participants,
+        db,
+        user,
+        _fields(body),
+        owner_unit=owner,
+        template=get_template(db, body.template_id),
+        participants=participants,
     )
     db.commit()
     return campaign
 
 
 def update(db: Session, user: User, campaign: Campaign, body: CampaignIn) -> Campaign:
-    svc.update_campaign(db, user, campaign, _fields(body),
-                        template=get_template(db, body.template_id))
+    svc.update_campaign(
+        db, user, campaign, _fields(body), template=get_template(db, body.template_id)
+    )
     if body.participant_ids is not None:
         svc.set_participants(db, user, campaign, [get_unit(db, i) for i in body.participant_ids])
     db.commit()
@@ -72,8 +77,14 @@ def _parse_date(raw: str, field: str, issues: list[Issue]) -> date:
 
 
 def _body_from_form(
-    name: str, description: str, refs: str, owner_unit_id: int, template_id: int,
-    start_date: str, deadline: str, lock_date: str,
+    name: str,
+    description: str,
+    refs: str,
+    owner_unit_id: int,
+    template_id: int,
+    start_date: str,
+    deadline: str,
+    lock_date: str,
 ) -> CampaignIn:
     issues: list[Issue] = []
     body = CampaignIn(
@@ -92,8 +103,13 @@ def _body_from_form(
 
 
 def _form_page(
-    request: Request, db: Session, user: User, campaign: Campaign | None,
-    values: dict[str, object], errors: dict[str, list[str]], status_code: int = 200,
+    request: Request,
+    db: Session,
+    user: User,
+    campaign: Campaign | None,
+    values: dict[str, object],
+    errors: dict[str, list[str]],
+    status_code: int = 200,
 ) -> Response:
     owners = scope_units(user, Action.MANAGE_CAMPAIGNS)
     context: dict[str, object] = {
@@ -115,10 +131,14 @@ def _form_page(
 
 def _values_of(campaign: Campaign) -> dict[str, object]:
     return {
-        "name": campaign.name, "description": campaign.description,
-        "refs": "\n".join(campaign.directive_refs or []), "owner_unit_id": campaign.owner_unit_id,
-        "template_id": campaign.template_id, "start_date": campaign.start_date.isoformat(),
-        "deadline": campaign.deadline.isoformat(), "lock_date": campaign.lock_date.isoformat(),
+        "name": campaign.name,
+        "description": campaign.description,
+        "refs": "\n".join(campaign.directive_refs or []),
+        "owner_unit_id": campaign.owner_unit_id,
+        "template_id": campaign.template_id,
+        "start_date": campaign.start_date.isoformat(),
+        "deadline": campaign.deadline.isoformat(),
+        "lock_date": campaign.lock_date.isoformat(),
     }
 
 
@@ -133,19 +153,35 @@ def campaign_new_page(request: Request, db: Db, user: CurrentUser) -> Response:
 
 @router.post("/campaigns/new", name="campaign_create", include_in_schema=False)
 def campaign_create(
-    request: Request, db: Db, user: CurrentUser, name: Text, owner_unit_id: Annotated[int, Form()],
-    template_id: Annotated[int, Form()], start_date: Text, deadline: Text, lock_date: Text,
-    refs: Text = "", description: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    name: Text,
+    owner_unit_id: Annotated[int, Form()],
+    template_id: Annotated[int, Form()],
+    start_date: Text,
+    deadline: Text,
+    lock_date: Text,
+    refs: Text = "",
+    description: Text = "",
 ) -> Response:
-    values = dict(name=name, description=description, refs=refs, owner_unit_id=owner_unit_id,
-                  template_id=template_id, start_date=start_date, deadline=deadline,
-                  lock_date=lock_date)
+    values = dict(
+        name=name,
+        description=description,
+        refs=refs,
+        owner_unit_id=owner_unit_id,
+        template_id=template_id,
+        start_date=start_date,
+        deadline=deadline,
+        lock_date=lock_date,
+    )
     try:
         campaign = create(db, user, _body_from_form(**values))  # type: ignore[arg-type]
     except ValidationFailed as error:
         db.rollback()
-        return _form_page(request, db, user, None, values,
-                          field_errors(error, request_locale(request)), 422)
+        return _form_page(
+            request, db, user, None, values, field_errors(error, request_locale(request)), 422
+        )
     flash(request, "ok", t(request, "The campaign has been created."))
     return RedirectResponse(f"/campaigns/{campaign.id}/edit", status_code=303)
 
@@ -159,27 +195,44 @@ def campaign_edit_page(request: Request, db: Db, user: CurrentUser, campaign_id:
 
 @router.post("/campaigns/{campaign_id}/edit", name="campaign_update", include_in_schema=False)
 def campaign_update(
-    request: Request, db: Db, user: CurrentUser, campaign_id: int, name: Text,
-    template_id: Annotated[int, Form()], start_date: Text, deadline: Text, lock_date: Text,
-    refs: Text = "", description: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    campaign_id: int,
+    name: Text,
+    template_id: Annotated[int, Form()],
+    start_date: Text,
+    deadline: Text,
+    lock_date: Text,
+    refs: Text = "",
+    description: Text = "",
 ) -> Response:
     campaign = svc.get_campaign(db, campaign_id)
-    values = dict(name=name, description=description, refs=refs,
-                  owner_unit_id=campaign.owner_unit_id, template_id=template_id,
-                  start_date=start_date, deadline=deadline, lock_date=lock_date)
+    values = dict(
+        name=name,
+        description=description,
+        refs=refs,
+        owner_unit_id=campaign.owner_unit_id,
+        template_id=template_id,
+        start_date=start_date,
+        deadline=deadline,
+        lock_date=lock_date,
+    )
     try:
         update(db, user, campaign, _body_from_form(**values))  # type: ignore[arg-type]
     except ValidationFailed as error:
         db.rollback()
         campaign = svc.get_campaign(db, campaign_id)
-        return _form_page(request, db, user, campaign, values,
-                          field_errors(error, request_locale(request)), 422)
+        return _form_page(
+            request, db, user, campaign, values, field_errors(error, request_locale(request)), 422
+        )
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/campaigns/{campaign_id}/edit", status_code=303)
 
 
-@router.post("/campaigns/{campaign_id}/participants", name="campaign_participants",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/participants", name="campaign_participants", include_in_schema=False
+)
 async def campaign_participants(
     request: Request, db: Db, user: CurrentUser, campaign_id: int
 ) -> Response:
@@ -192,11 +245,17 @@ async def campaign_participants(
     return RedirectResponse(f"/campaigns/{campaign_id}/edit", status_code=303)
 
 
-@router.post("/campaigns/{campaign_id}/exceptions", name="campaign_exception",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/exceptions", name="campaign_exception", include_in_schema=False
+)
 def campaign_exception(
-    request: Request, db: Db, user: CurrentUser, campaign_id: int,
-    unit_id: Annotated[int, Form()], lock_date: Text, reason: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    campaign_id: int,
+    unit_id: Annotated[int, Form()],
+    lock_date: Text,
+    reason: Text = "",
 ) -> Response:
     campaign = svc.get_campaign(db, campaign_id)
     issues: list[Issue] = []
@@ -207,16 +266,24 @@ def campaign_exception(
         svc.grant_exception(db, user, campaign, get_unit(db, unit_id), day, reason)
     except ValidationFailed as error:
         db.rollback()
-        flash(request, "bad", "; ".join(m for ms in field_errors(
-            error, request_locale(request)).values() for m in ms))
+        flash(
+            request,
+            "bad",
+            "; ".join(
+                m for ms in field_errors(error, request_locale(request)).values() for m in ms
+            ),
+        )
         return RedirectResponse(f"/campaigns/{campaign_id}/edit", status_code=303)
     db.commit()
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/campaigns/{campaign_id}/edit", status_code=303)
 
 
-@router.post("/campaigns/{campaign_id}/exceptions/{unit_id}/delete",
-             name="campaign_exception_delete", include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/exceptions/{unit_id}/delete",
+    name="campaign_exception_delete",
+    include_in_schema=False,
+)
 def campaign_exception_delete(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
@@ -261,30 +328,36 @@ def api_campaign_participants(
     return {"participants": len(body.unit_ids)}
 
 
-@router.get("/api/campaigns/{campaign_id}/exceptions", response_model=list[ExceptionOut],
-            tags=["campaigns"])
+@router.get(
+    "/api/campaigns/{campaign_id}/exceptions", response_model=list[ExceptionOut], tags=["campaigns"]
+)
 def api_exceptions(db: Db, user: CurrentUser, campaign_id: int) -> list[ExceptionOut]:
     campaign = svc.get_campaign(db, campaign_id)
     require(user, Action.MANAGE_CAMPAIGNS, campaign.owner_unit)
-    return [ExceptionOut(unit_id=e.unit_id, lock_date=e.lock_date, reason=e.reason)
-            for e in svc.lock_exceptions(db, campaign)]
+    return [
+        ExceptionOut(unit_id=e.unit_id, lock_date=e.lock_date, reason=e.reason)
+        for e in svc.lock_exceptions(db, campaign)
+    ]
 
 
-@router.post("/api/campaigns/{campaign_id}/exceptions", response_model=ExceptionOut,
-             tags=["campaigns"])
+@router.post(
+    "/api/campaigns/{campaign_id}/exceptions", response_model=ExceptionOut, tags=["campaigns"]
+)
 def api_exception_grant(
     db: Db, user: CurrentUser, campaign_id: int, body: ExceptionIn
 ) -> ExceptionOut:
     """Give one unit a later lock date than the campaign's."""
     campaign = svc.get_campaign(db, campaign_id)
-    found = svc.grant_exception(db, user, campaign, get_unit(db, body.unit_id), body.lock_date,
-                                body.reason)
+    found = svc.grant_exception(
+        db, user, campaign, get_unit(db, body.unit_id), body.lock_date, body.reason
+    )
     db.commit()
     return ExceptionOut(unit_id=found.unit_id, lock_date=found.lock_date, reason=found.reason)
 
 
-@router.delete("/api/campaigns/{campaign_id}/exceptions/{unit_id}", status_code=204,
-               tags=["campaigns"])
+@router.delete(
+    "/api/campaigns/{campaign_id}/exceptions/{unit_id}", status_code=204, tags=["campaigns"]
+)
 def api_exception_revoke(db: Db, user: CurrentUser, campaign_id: int, unit_id: int) -> Response:
     campaign = svc.get_campaign(db, campaign_id)
     svc.revoke_exception(db, user, campaign, get_unit(db, unit_id))

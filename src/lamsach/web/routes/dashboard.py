@@ -17,8 +17,13 @@ from lamsach.campaign.reports import template_of
 from lamsach.campaign.units import KNOWN_KINDS, ancestors, get_unit, is_within
 from lamsach.storage.models import Campaign, Unit, User
 from lamsach.web.deps import CurrentUser, Db, render, request_locale, t
-from lamsach.web.schemas import CampaignOut, CompletenessOut, campaign_out, completeness_out
-from lamsach.web.schemas import UnitStatusFilter
+from lamsach.web.schemas import (
+    CampaignOut,
+    CompletenessOut,
+    UnitStatusFilter,
+    campaign_out,
+    completeness_out,
+)
 
 router = APIRouter()
 PAGE_ROWS = 500
@@ -93,9 +98,11 @@ def campaigns_page(request: Request, db: Db, user: CurrentUser) -> Response:
     campaigns = list_campaigns(db, user)
     manageable = {c.id for c in campaigns if can(user, Action.MANAGE_CAMPAIGNS, c.owner_unit)}
     today = date.today()
-    return render(request, "campaigns.html",
-                  {"campaigns": campaigns, "manageable": manageable, "today": today,
-                   "nav": "campaigns"})
+    return render(
+        request,
+        "campaigns.html",
+        {"campaigns": campaigns, "manageable": manageable, "today": today, "nav": "campaigns"},
+    )
 
 
 @router.get("/campaigns/{campaign_id}", name="dashboard_page", include_in_schema=False)
@@ -140,8 +147,9 @@ def api_campaigns(db: Db, user: CurrentUser) -> list[CampaignOut]:
     return [campaign_out(c) for c in list_campaigns(db, user)]
 
 
-@router.get("/api/campaigns/{campaign_id}/completeness", response_model=CompletenessOut,
-            tags=["campaigns"])
+@router.get(
+    "/api/campaigns/{campaign_id}/completeness", response_model=CompletenessOut, tags=["campaigns"]
+)
 def api_completeness(
     db: Db,
     user: CurrentUser,

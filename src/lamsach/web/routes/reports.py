@@ -20,8 +20,8 @@ from lamsach.campaign.templates import TemplateDef
 from lamsach.campaign.units import children, get_unit
 from lamsach.campaign.validation import coerce_values, validate_values
 from lamsach.storage.models import Campaign, Report, Unit, User
-from lamsach.web.i18n import _
 from lamsach.web.deps import CurrentUser, Db, flash, render, request_locale, t
+from lamsach.web.i18n import _
 from lamsach.web.messages import field_errors
 from lamsach.web.schemas import CommentIn, EventOut, IssueOut, ReportOut, TrailOut, ValuesIn
 
@@ -156,19 +156,30 @@ async def report_save(
     entered = _form_values(form, loaded.definition)
     locale = request_locale(request)
     try:
-        svc.save_values(db, user, loaded.report, entered[0], entered[1],
-                        expected_revision=_revision(form))
+        svc.save_values(
+            db, user, loaded.report, entered[0], entered[1], expected_revision=_revision(form)
+        )
         if form.get("action") == "submit":
             svc.submit_report(db, user, loaded.report)
     except ValidationFailed as error:
         db.rollback()
         loaded = _load(db, user, campaign_id, unit_id)
-        return _page(request, db, user, loaded, errors=field_errors(error, locale),
-                     entered=entered, status_code=422)
+        return _page(
+            request,
+            db,
+            user,
+            loaded,
+            errors=field_errors(error, locale),
+            entered=entered,
+            status_code=422,
+        )
     db.commit()
     submitted = form.get("action") == "submit"
-    flash(request, "ok", t(request, "The report has been submitted.") if submitted
-          else t(request, "Saved."))
+    flash(
+        request,
+        "ok",
+        t(request, "The report has been submitted.") if submitted else t(request, "Saved."),
+    )
     return RedirectResponse(_url(campaign_id, unit_id), status_code=303)
 
 
@@ -204,8 +215,11 @@ def _transition(request: Request, campaign_id: int, unit_id: int, message: str) 
     return RedirectResponse(_url(campaign_id, unit_id), status_code=303)
 
 
-@router.post("/campaigns/{campaign_id}/units/{unit_id}/report/submit", name="report_submit",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/units/{unit_id}/report/submit",
+    name="report_submit",
+    include_in_schema=False,
+)
 def report_submit(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
@@ -215,14 +229,23 @@ def report_submit(
     except ValidationFailed as error:
         db.rollback()
         loaded = _load(db, user, campaign_id, unit_id)
-        return _page(request, db, user, loaded,
-                     errors=field_errors(error, request_locale(request)), status_code=422)
+        return _page(
+            request,
+            db,
+            user,
+            loaded,
+            errors=field_errors(error, request_locale(request)),
+            status_code=422,
+        )
     db.commit()
     return _transition(request, campaign_id, unit_id, _("The report has been submitted."))
 
 
-@router.post("/campaigns/{campaign_id}/units/{unit_id}/report/return", name="report_return",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/units/{unit_id}/report/return",
+    name="report_return",
+    include_in_schema=False,
+)
 def report_return(
     request: Request,
     db: Db,
@@ -237,14 +260,25 @@ def report_return(
     except ValidationFailed as error:
         db.rollback()
         loaded = _load(db, user, campaign_id, unit_id)
-        return _page(request, db, user, loaded,
-                     errors=field_errors(error, request_locale(request)), status_code=422)
+        return _page(
+            request,
+            db,
+            user,
+            loaded,
+            errors=field_errors(error, request_locale(request)),
+            status_code=422,
+        )
     db.commit()
-    return _transition(request, campaign_id, unit_id, _("The report has been returned to the unit."))
+    return _transition(
+        request, campaign_id, unit_id, _("The report has been returned to the unit.")
+    )
 
 
-@router.post("/campaigns/{campaign_id}/units/{unit_id}/report/approve", name="report_approve",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/units/{unit_id}/report/approve",
+    name="report_approve",
+    include_in_schema=False,
+)
 def report_approve(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
@@ -254,8 +288,11 @@ def report_approve(
     return _transition(request, campaign_id, unit_id, _("The report has been approved."))
 
 
-@router.post("/campaigns/{campaign_id}/units/{unit_id}/report/refresh", name="report_refresh",
-             include_in_schema=False)
+@router.post(
+    "/campaigns/{campaign_id}/units/{unit_id}/report/refresh",
+    name="report_refresh",
+    include_in_schema=False,
+)
 def report_refresh(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
@@ -285,8 +322,9 @@ def api_report_save(
 ) -> ReportOut:
     """Save values and notes; 422 lists every problem by row, 409 when ``revision`` is stale."""
     loaded = _load(db, user, campaign_id, unit_id)
-    svc.save_values(db, user, loaded.report, body.values, body.notes,
-                    expected_revision=body.revision)
+    svc.save_values(
+        db, user, loaded.report, body.values, body.notes, expected_revision=body.revision
+    )
     db.commit()
     return report_out(db, user, loaded)
 
@@ -298,8 +336,10 @@ def api_report_check(
     """The problems these values would have, without saving anything."""
     loaded = _load(db, user, campaign_id, unit_id)
     locale = request_locale(request)
-    return [IssueOut(field=i.field, code=i.code, message=issue_message(i, locale))
-            for i in _check_issues(db, loaded, dict(body.values))]
+    return [
+        IssueOut(field=i.field, code=i.code, message=issue_message(i, locale))
+        for i in _check_issues(db, loaded, dict(body.values))
+    ]
 
 
 @router.post(API + "/submit", response_model=ReportOut, tags=["reports"])

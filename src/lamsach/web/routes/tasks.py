@@ -15,8 +15,10 @@ router = APIRouter()
 @router.get("/tasks", name="tasks_page", include_in_schema=False)
 def tasks_page(request: Request, db: Db, user: CurrentUser) -> Response:
     tasks = tasks_for(db, user)
-    groups = {kind: [t for t in tasks if t.kind == kind] for kind in
-              ("returned", "overdue", "due", "review")}
+    groups = {
+        kind: [t for t in tasks if t.kind == kind]
+        for kind in ("returned", "overdue", "due", "review")
+    }
     return render(request, "tasks.html", {"groups": groups, "nav": "tasks", "total": len(tasks)})
 
 

@@ -26,15 +26,27 @@ def definition_from_form(template: ReportTemplate, form: FormData) -> dict[str, 
     """Rebuild the JSON definition from the row table and the rules box of the edit form."""
     definition = copy.deepcopy(template.definition)
     sections = {s["code"]: {**s, "rows": []} for s in definition.get("sections", [])}
-    fields = ("row_section", "row_code", "row_number", "row_label_vi", "row_label_en",
-              "row_type", "row_required")
+    fields = (
+        "row_section",
+        "row_code",
+        "row_number",
+        "row_label_vi",
+        "row_label_en",
+        "row_type",
+        "row_required",
+    )
     columns = [[str(v) for v in form.getlist(name)] for name in fields]
     for section, code, number, label_vi, label_en, kind, required in zip(*columns, strict=False):
         if not code.strip() and not label_vi.strip():
             continue
-        row = {"code": code.strip(), "number": number.strip(), "label_vi": label_vi.strip(),
-               "label_en": label_en.strip() or label_vi.strip(), "type": kind,
-               "required": required == "yes"}
+        row = {
+            "code": code.strip(),
+            "number": number.strip(),
+            "label_vi": label_vi.strip(),
+            "label_en": label_en.strip() or label_vi.strip(),
+            "type": kind,
+            "required": required == "yes",
+        }
         if kind == "text":
             row["aggregate"] = "none"
         if section in sections:
@@ -56,18 +68,34 @@ def templates_page(request: Request, db: Db, user: CurrentUser) -> Response:
     require_anywhere(user, Action.MANAGE_TEMPLATES)
     items = svc.list_templates(db)
     frozen = {tp.id for tp in items if tp.builtin or svc.template_in_use(db, tp)}
-    return render(request, "templates_list.html",
-                  {"templates": items, "frozen": frozen, "nav": "templates"})
+    return render(
+        request, "templates_list.html", {"templates": items, "frozen": frozen, "nav": "templates"}
+    )
 
 
-def _edit_page(request: Request, template: ReportTemplate, frozen: bool,
-               errors: list[str], status_code: int = 200) -> Response:
+def _edit_page(
+    request: Request,
+    template: ReportTemplate,
+    frozen: bool,
+    errors: list[str],
+    status_code: int = 200,
+) -> Response:
     definition = template.definition
     rules = "\n".join(f"{r['left']} {r['op']} {r['right']}" for r in definition.get("rules", []))
-    return render(request, "template_edit.html", {
-        "template": template, "definition": definition, "rules": rules, "frozen": frozen,
-        "errors": errors, "blank_rows": BLANK_ROWS, "nav": "templates",
-    }, status_code)
+    return render(
+        request,
+        "template_edit.html",
+        {
+            "template": template,
+            "definition": definition,
+            "rules": rules,
+            "frozen": frozen,
+            "errors": errors,
+            "blank_rows": BLANK_ROWS,
+            "nav": "templates",
+        },
+        status_code,
+    )
 
 
 @router.get("/templates/{template_id}", name="template_page", include_in_schema=False)
@@ -82,8 +110,11 @@ def template_page(request: Request, db: Db, user: CurrentUser, template_id: int)
 def template_copy(request: Request, db: Db, user: CurrentUser, template_id: int) -> Response:
     created = svc.copy_template(db, user, svc.get_template(db, template_id))
     db.commit()
-    flash(request, "ok", t(request, "Copied to version %(version)s; edit it below.",
-                           version=created.version))
+    flash(
+        request,
+        "ok",
+        t(request, "Copied to version %(version)s; edit it below.", version=created.version),
+    )
     return RedirectResponse(f"/templates/{created.id}", status_code=303)
 
 
@@ -95,14 +126,22 @@ async def template_update(
     form = await request.form()
     definition = definition_from_form(template, form)
     try:
-        svc.update_template(db, user, template, definition,
-                            name_vi=str(form.get("name_vi") or ""),
-                            name_en=str(form.get("name_en") or ""))
+        svc.update_template(
+            db,
+            user,
+            template,
+            definition,
+            name_vi=str(form.get("name_vi") or ""),
+            name_en=str(form.get("name_en") or ""),
+        )
     except ValidationFailed as error:
         db.rollback()
         template = svc.get_template(db, template_id)
-        messages = [f"{field}: {m}" for field, ms in
-                    field_errors(error, request_locale(request)).items() for m in ms]
+        messages = [
+            f"{field}: {m}"
+            for field, ms in field_errors(error, request_locale(request)).items()
+            for m in ms
+        ]
         return _edit_page(request, template, False, messages, 422)
     db.commit()
     flash(request, "ok", t(request, "Saved."))
@@ -121,8 +160,12 @@ def api_template(db: Db, user: CurrentUser, template_id: int) -> TemplateOut:
     return template_out(svc.get_template(db, template_id))
 
 
-@router.post("/api/templates/{template_id}/copy", response_model=TemplateOut, status_code=201,
-             tags=["templates"])
+@router.post(
+    "/api/templates/{template_id}/copy",
+    response_model=TemplateOut,
+    status_code=201,
+    tags=["templates"],
+)
 def api_template_copy(
     db: Db, user: CurrentUser, template_id: int, body: TemplateCopyIn
 ) -> TemplateOut:
@@ -138,7 +181,8 @@ def api_template_update(
 ) -> TemplateOut:
     """Replace the definition of a version no campaign uses yet (409 when frozen)."""
     template = svc.get_template(db, template_id)
-    svc.update_template(db, user, template, body.definition, name_vi=body.name_vi,
-                        name_en=body.name_en)
+    svc.update_template(
+        db, user, template, body.definition, name_vi=body.name_vi, name_en=body.name_en
+    )
     db.commit()
     return template_out(template)

@@ -49,8 +49,12 @@ def visible_units(db: Session, user: User) -> list[Unit]:
 
 def _fields(body: UnitIn) -> svc.UnitFields:
     return svc.UnitFields(
-        code=body.code, name=body.name, kind=body.kind, contact_person=body.contact_person,
-        contact_email=body.contact_email, contact_phone=body.contact_phone,
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        contact_person=body.contact_person,
+        contact_email=body.contact_email,
+        contact_phone=body.contact_phone,
         networks=tuple(body.networks),
     )
 
@@ -115,11 +119,18 @@ def _import_messages(request: Request, error: ImportFailed) -> list[str]:
 def units_page(request: Request, db: Db, user: CurrentUser) -> Response:
     units = visible_units(db, user)
     manageable = {u.id for u in units if can(user, Action.MANAGE_UNITS, u)}
-    return render(request, "units.html", {
-        "units": units, "manageable": manageable, "import_errors": [],
-        "can_root": can_global(user, Action.MANAGE_UNITS), "nav": "units",
-        "kind_names": _kind_names(request),
-    })
+    return render(
+        request,
+        "units.html",
+        {
+            "units": units,
+            "manageable": manageable,
+            "import_errors": [],
+            "can_root": can_global(user, Action.MANAGE_UNITS),
+            "nav": "units",
+            "kind_names": _kind_names(request),
+        },
+    )
 
 
 def _kind_names(request: Request) -> dict[str, str]:
@@ -128,44 +139,79 @@ def _kind_names(request: Request) -> dict[str, str]:
 
 
 def _unit_form(
-    request: Request, db: Session, user: User, unit: Unit | None, values: dict[str, object],
-    errors: dict[str, list[str]], status_code: int = 200,
+    request: Request,
+    db: Session,
+    user: User,
+    unit: Unit | None,
+    values: dict[str, object],
+    errors: dict[str, list[str]],
+    status_code: int = 200,
 ) -> Response:
     parents = [u for u in visible_units(db, user) if can(user, Action.MANAGE_UNITS, u)]
     if unit is not None:
         parents = [p for p in parents if not p.path.startswith(unit.path)]
     editable = unit is None or can(user, Action.MANAGE_UNITS, unit)
-    return render(request, "unit_form.html", {
-        "unit": unit, "v": values, "errors": errors, "parents": parents, "editable": editable,
-        "kind_names": _kind_names(request), "nav": "units",
-        "can_delete": unit is not None and unit.parent is not None
-        and can(user, Action.MANAGE_UNITS, unit.parent),
-    }, status_code)
+    return render(
+        request,
+        "unit_form.html",
+        {
+            "unit": unit,
+            "v": values,
+            "errors": errors,
+            "parents": parents,
+            "editable": editable,
+            "kind_names": _kind_names(request),
+            "nav": "units",
+            "can_delete": unit is not None
+            and unit.parent is not None
+            and can(user, Action.MANAGE_UNITS, unit.parent),
+        },
+        status_code,
+    )
 
 
 def _values(unit: Unit) -> dict[str, object]:
     return {
-        "code": unit.code, "name": unit.name, "kind": unit.kind, "parent_id": unit.parent_id,
-        "contact_person": unit.contact_person, "contact_email": unit.contact_email,
-        "contact_phone": unit.contact_phone, "networks": "\n".join(unit.networks or []),
+        "code": unit.code,
+        "name": unit.name,
+        "kind": unit.kind,
+        "parent_id": unit.parent_id,
+        "contact_person": unit.contact_person,
+        "contact_email": unit.contact_email,
+        "contact_phone": unit.contact_phone,
+        "networks": "\n".join(unit.networks or []),
     }
 
 
 Text = Annotated[str, Form(max_length=5000)]
 
 
-def _body(code: str, name: str, kind: str, parent_id: str, contact_person: str,
-          contact_email: str, contact_phone: str, networks: str) -> UnitIn:
+def _body(
+    code: str,
+    name: str,
+    kind: str,
+    parent_id: str,
+    contact_person: str,
+    contact_email: str,
+    contact_phone: str,
+    networks: str,
+) -> UnitIn:
     return UnitIn(
-        code=code[:64], name=name[:255], kind=kind[:32],
+        code=code[:64],
+        name=name[:255],
+        kind=kind[:32],
         parent_id=int(parent_id) if parent_id.isdigit() else None,
-        contact_person=contact_person[:255], contact_email=contact_email[:255],
-        contact_phone=contact_phone[:64], networks=networks.split(),
+        contact_person=contact_person[:255],
+        contact_email=contact_email[:255],
+        contact_phone=contact_phone[:64],
+        networks=networks.split(),
     )
 
 
 @router.get("/units/new", name="unit_new_page", include_in_schema=False)
-def unit_new_page(request: Request, db: Db, user: CurrentUser, parent: int | None = None) -> Response:
+def unit_new_page(
+    request: Request, db: Db, user: CurrentUser, parent: int | None = None
+) -> Response:
     if parent is not None:
         require(user, Action.MANAGE_UNITS, svc.get_unit(db, parent))
     else:
@@ -175,29 +221,50 @@ def unit_new_page(request: Request, db: Db, user: CurrentUser, parent: int | Non
 
 @router.post("/units/new", name="unit_create", include_in_schema=False)
 def unit_create(
-    request: Request, db: Db, user: CurrentUser, code: Text, name: Text, kind: Text,
-    parent_id: Text = "", contact_person: Text = "", contact_email: Text = "",
-    contact_phone: Text = "", networks: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    code: Text,
+    name: Text,
+    kind: Text,
+    parent_id: Text = "",
+    contact_person: Text = "",
+    contact_email: Text = "",
+    contact_phone: Text = "",
+    networks: Text = "",
 ) -> Response:
-    values = dict(code=code, name=name, kind=kind, parent_id=parent_id,
-                  contact_person=contact_person, contact_email=contact_email,
-                  contact_phone=contact_phone, networks=networks)
+    values = dict(
+        code=code,
+        name=name,
+        kind=kind,
+        parent_id=parent_id,
+        contact_person=contact_person,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+        networks=networks,
+    )
     try:
         unit = create(db, user, _body(**values))
     except ValidationFailed as error:
         db.rollback()
         values["parent_id"] = int(parent_id) if parent_id.isdigit() else None  # type: ignore[assignment]
-        return _unit_form(request, db, user, None, dict(values),
-                          field_errors(error, request_locale(request)), 422)
+        return _unit_form(
+            request, db, user, None, dict(values), field_errors(error, request_locale(request)), 422
+        )
     flash(request, "ok", t(request, "The unit has been created."))
     return RedirectResponse(f"/units/{unit.id}", status_code=303)
 
 
 @router.get("/units/export", name="units_export", include_in_schema=False)
-def units_export(db: Db, user: CurrentUser, format: str = "xlsx", root: int | None = None) -> Response:
+def units_export(
+    db: Db, user: CurrentUser, format: str = "xlsx", root: int | None = None
+) -> Response:
     data, filename = export_bytes(db, user, format, root)
-    return Response(data, media_type=EXPORT_TYPES[format],
-                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data,
+        media_type=EXPORT_TYPES[format],
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.post("/units/import", name="units_import", include_in_schema=False)
@@ -207,14 +274,29 @@ async def units_import(request: Request, db: Db, user: CurrentUser, file: Upload
     except ImportFailed as error:
         db.rollback()
         units = visible_units(db, user)
-        return render(request, "units.html", {
-            "units": units, "manageable": {u.id for u in units if can(user, Action.MANAGE_UNITS, u)},
-            "import_errors": _import_messages(request, error),
-            "can_root": can_global(user, Action.MANAGE_UNITS), "nav": "units",
-            "kind_names": _kind_names(request),
-        }, 422)
-    flash(request, "ok", t(request, "Imported: %(created)s new units, %(updated)s updated.",
-                           created=summary.created, updated=summary.updated))
+        return render(
+            request,
+            "units.html",
+            {
+                "units": units,
+                "manageable": {u.id for u in units if can(user, Action.MANAGE_UNITS, u)},
+                "import_errors": _import_messages(request, error),
+                "can_root": can_global(user, Action.MANAGE_UNITS),
+                "nav": "units",
+                "kind_names": _kind_names(request),
+            },
+            422,
+        )
+    flash(
+        request,
+        "ok",
+        t(
+            request,
+            "Imported: %(created)s new units, %(updated)s updated.",
+            created=summary.created,
+            updated=summary.updated,
+        ),
+    )
     return RedirectResponse("/units", status_code=303)
 
 
@@ -227,22 +309,39 @@ def unit_page(request: Request, db: Db, user: CurrentUser, unit_id: int) -> Resp
 
 @router.post("/units/{unit_id}", name="unit_update", include_in_schema=False)
 def unit_update(
-    request: Request, db: Db, user: CurrentUser, unit_id: int, code: Text, name: Text,
-    kind: Text, parent_id: Text = "", contact_person: Text = "", contact_email: Text = "",
-    contact_phone: Text = "", networks: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    unit_id: int,
+    code: Text,
+    name: Text,
+    kind: Text,
+    parent_id: Text = "",
+    contact_person: Text = "",
+    contact_email: Text = "",
+    contact_phone: Text = "",
+    networks: Text = "",
 ) -> Response:
     unit = svc.get_unit(db, unit_id)
-    values = dict(code=code, name=name, kind=kind, parent_id=parent_id,
-                  contact_person=contact_person, contact_email=contact_email,
-                  contact_phone=contact_phone, networks=networks)
+    values = dict(
+        code=code,
+        name=name,
+        kind=kind,
+        parent_id=parent_id,
+        contact_person=contact_person,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+        networks=networks,
+    )
     try:
         update(db, user, unit, _body(**values))
     except ValidationFailed as error:
         db.rollback()
         unit = svc.get_unit(db, unit_id)
         values["parent_id"] = int(parent_id) if parent_id.isdigit() else None  # type: ignore[assignment]
-        return _unit_form(request, db, user, unit, dict(values),
-                          field_errors(error, request_locale(request)), 422)
+        return _unit_form(
+            request, db, user, unit, dict(values), field_errors(error, request_locale(request)), 422
+        )
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/units/{unit_id}", status_code=303)
 
@@ -275,8 +374,11 @@ def api_units_export(
 ) -> Response:
     """The subtree under ``root`` as CSV or XLSX (columns as the import reads them)."""
     data, filename = export_bytes(db, user, format, root)
-    return Response(data, media_type=EXPORT_TYPES[format],
-                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data,
+        media_type=EXPORT_TYPES[format],
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.post("/api/units/import", response_model=ImportOut, tags=["units"])

@@ -51,8 +51,17 @@ def create(db: Session, actor: User, body: UserIn) -> User:
     require_anywhere(actor, Action.MANAGE_USERS)
     role = _role(body.role) if body.role else None
     unit = get_unit(db, body.unit_id) if body.unit_id is not None else None
-    user = svc.create_user(db, actor, body.username, body.password, full_name=body.full_name,
-                           email=body.email, locale=body.locale, role=role, unit=unit)
+    user = svc.create_user(
+        db,
+        actor,
+        body.username,
+        body.password,
+        full_name=body.full_name,
+        email=body.email,
+        locale=body.locale,
+        role=role,
+        unit=unit,
+    )
     db.commit()
     return user
 
@@ -66,12 +75,27 @@ def patch(db: Session, actor: User, user: User, body: UserPatch) -> User:
     return user
 
 
-def _list_page(request: Request, db: Session, actor: User, values: dict[str, object],
-               errors: dict[str, list[str]], status_code: int = 200) -> Response:
-    return render(request, "users.html", {
-        "users": svc.list_users(db, actor), "units": managed_units(db, actor),
-        "roles": [r.value for r in Role], "v": values, "errors": errors, "nav": "users",
-    }, status_code)
+def _list_page(
+    request: Request,
+    db: Session,
+    actor: User,
+    values: dict[str, object],
+    errors: dict[str, list[str]],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "users.html",
+        {
+            "users": svc.list_users(db, actor),
+            "units": managed_units(db, actor),
+            "roles": [r.value for r in Role],
+            "v": values,
+            "errors": errors,
+            "nav": "users",
+        },
+        status_code,
+    )
 
 
 @router.get("/users", name="users_page", include_in_schema=False)
@@ -82,29 +106,57 @@ def users_page(request: Request, db: Db, user: CurrentUser) -> Response:
 
 @router.post("/users", name="user_create", include_in_schema=False)
 def user_create(
-    request: Request, db: Db, user: CurrentUser, username: Text, password: Text,
-    full_name: Text = "", email: Text = "", locale: Text = "vi", role: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    username: Text,
+    password: Text,
+    full_name: Text = "",
+    email: Text = "",
+    locale: Text = "vi",
+    role: Text = "",
     unit_id: Text = "",
 ) -> Response:
-    values = dict(username=username, full_name=full_name, email=email, locale=locale, role=role,
-                  unit_id=int(unit_id) if unit_id.isdigit() else None)
+    values: dict[str, object] = dict(
+        username=username,
+        full_name=full_name,
+        email=email,
+        locale=locale,
+        role=role,
+        unit_id=int(unit_id) if unit_id.isdigit() else None,
+    )
     try:
         created = create(db, user, UserIn(password=password, **values))  # type: ignore[arg-type]
     except ValidationFailed as error:
         db.rollback()
-        return _list_page(request, db, user, values,
-                          field_errors(error, request_locale(request)), 422)
+        return _list_page(
+            request, db, user, values, field_errors(error, request_locale(request)), 422
+        )
     flash(request, "ok", t(request, "The user %(name)s has been created.", name=created.username))
     return RedirectResponse(f"/users/{created.id}", status_code=303)
 
 
-def _user_page(request: Request, db: Session, actor: User, target: User,
-               errors: dict[str, list[str]], status_code: int = 200) -> Response:
-    return render(request, "user.html", {
-        "target": target, "units": managed_units(db, actor), "roles": [r.value for r in Role],
-        "errors": errors, "nav": "users",
-        "removable": {a.id for a in target.roles if can(actor, Action.MANAGE_USERS, a.unit)},
-    }, status_code)
+def _user_page(
+    request: Request,
+    db: Session,
+    actor: User,
+    target: User,
+    errors: dict[str, list[str]],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "user.html",
+        {
+            "target": target,
+            "units": managed_units(db, actor),
+            "roles": [r.value for r in Role],
+            "errors": errors,
+            "nav": "users",
+            "removable": {a.id for a in target.roles if can(actor, Action.MANAGE_USERS, a.unit)},
+        },
+        status_code,
+    )
 
 
 @router.get("/users/{user_id}", name="user_page", include_in_schema=False)
@@ -114,25 +166,40 @@ def user_page(request: Request, db: Db, user: CurrentUser, user_id: int) -> Resp
 
 @router.post("/users/{user_id}", name="user_update", include_in_schema=False)
 def user_update(
-    request: Request, db: Db, user: CurrentUser, user_id: int, password: Text = "",
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    user_id: int,
+    password: Text = "",
     is_active: Text = "",
 ) -> Response:
     target = visible_user(db, user, user_id)
-    body = UserPatch(password=password or None,
-                     is_active=None if not is_active else is_active == "true")
+    body = UserPatch(
+        password=password or None, is_active=None if not is_active else is_active == "true"
+    )
     try:
         patch(db, user, target, body)
     except ValidationFailed as error:
         db.rollback()
-        return _user_page(request, db, user, visible_user(db, user, user_id),
-                          field_errors(error, request_locale(request)), 422)
+        return _user_page(
+            request,
+            db,
+            user,
+            visible_user(db, user, user_id),
+            field_errors(error, request_locale(request)),
+            422,
+        )
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/users/{user_id}", status_code=303)
 
 
 @router.post("/users/{user_id}/roles", name="user_role_add", include_in_schema=False)
 def user_role_add(
-    request: Request, db: Db, user: CurrentUser, user_id: int, role: Text,
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    user_id: int,
+    role: Text,
     unit_id: Annotated[int, Form()],
 ) -> Response:
     target = visible_user(db, user, user_id)
@@ -142,8 +209,11 @@ def user_role_add(
     return RedirectResponse(f"/users/{user_id}", status_code=303)
 
 
-@router.post("/users/{user_id}/roles/{assignment_id}/delete", name="user_role_remove",
-             include_in_schema=False)
+@router.post(
+    "/users/{user_id}/roles/{assignment_id}/delete",
+    name="user_role_remove",
+    include_in_schema=False,
+)
 def user_role_remove(
     request: Request, db: Db, user: CurrentUser, user_id: int, assignment_id: int
 ) -> Response:
@@ -188,8 +258,7 @@ def api_user_role_add(db: Db, user: CurrentUser, user_id: int, body: RoleIn) -> 
     return user_out(target)
 
 
-@router.delete("/api/users/{user_id}/roles/{assignment_id}", response_model=UserOut,
-               tags=["users"])
+@router.delete("/api/users/{user_id}/roles/{assignment_id}", response_model=UserOut, tags=["users"])
 def api_user_role_remove(db: Db, user: CurrentUser, user_id: int, assignment_id: int) -> UserOut:
     target = visible_user(db, user, user_id)
     svc.revoke_role(db, user, target, assignment_id)
