@@ -168,3 +168,41 @@ def test_maltrail_folder(data_dir: Path) -> None:
         (str(data_dir / "maltrail" / "suspicious" / "dynamic_domain.txt"), 5, "public-suffix"),
     }
     assert [(w.line, w.reason) for w in result.warnings] == [(19, "public-suffix-host")]
+
+
+def test_rpz_zone_from_another_tool(tmp_path: Path) -> None:
+    zone = tmp_path / "blocklist.rpz"
+    zone.write_text(
+        """$TTL 2h
+@ IN SOA ns.cert.example. admin.cert.example. (
+        2026112801 ; serial
+        1h 15m 30d 2h )
+  IN NS  ns.cert.example.
+; blocked names
+dragontail.top        CNAME .
+*.dragontail.top      CNAME .
+ads.example-evil.net  300 IN CNAME rpz-drop.
+walled.example-evil.net CNAME walled-garden.cert.example.
+local.example-evil.net A 10.10.10.10
+good.dragontail.top   CNAME rpz-passthru.
+32.63.165.155.45.rpz-ip CNAME .
+24.0.87.100.185.rpz-ip CNAME .
+ns1.evil-dns.example.rpz-nsdname CNAME .
+garbage line here
+"""
+    )
+    result = import_paths([zone])
+    assert result.files[0].format == "rpz"
+    assert {i.key for i in result.indicators} == {
+        (T.DOMAIN, "dragontail.top"),
+        (T.HOSTNAME, "ads.example-evil.net"),
+        (T.HOSTNAME, "walled.example-evil.net"),
+        (T.HOSTNAME, "local.example-evil.net"),
+        (T.IPV4, "45.155.165.63"),
+        (T.CIDR, "185.100.87.0/24"),
+    }
+    assert _rejects(result) == {
+        (12, "rpz-passthru"),
+        (15, "unsupported-trigger"),
+        (16, "bad-rpz-line"),
+    }

@@ -2,7 +2,9 @@
 
 A domain is two records, ``evil.com CNAME .`` and ``*.evil.com CNAME .`` (NXDOMAIN for the name
 and every subdomain); an exact host name only the first. Addresses and networks are IP triggers
-(``32.4.3.2.1.rpz-ip``), which make the resolver refuse answers pointing there.
+(``32.4.3.2.1.rpz-ip``), which make the resolver refuse answers pointing there. Read back, any
+blocking policy (NXDOMAIN, NODATA, drop, a walled-garden CNAME or local A/AAAA data) lists its
+owner; pass-through rules are allow rules and are rejected as such.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from lamsach.indicators.formats.base import IndicatorFormat, RawEntry, ReadConte
 from lamsach.indicators.model import Indicator, IndicatorType
 
 _RECORD = re.compile(
-    r"(?P<owner>\S+)\s+(?:(?:\d+|IN)\s+)*CNAME\s+(?P<target>\S+)\s*(?:;.*)?", re.IGNORECASE
+    r"(?P<owner>\S+)\s+(?:(?:\d+|IN)\s+)*(?P<rtype>CNAME|A|AAAA|TXT)\s+(?P<rdata>[^;\s]+)"
+    r"(?:\s.*)?",
+    re.IGNORECASE,
 )
-_ACTIONS = frozenset({".", "*.", "rpz-drop.", "rpz-passthru.", "rpz-tcp-only."})
+# Triggers on the resolver's side of the exchange, not on what a device looked up.
+_OTHER_TRIGGERS = frozenset({"rpz-nsdname", "rpz-nsip", "rpz-client-ip"})
 
 
 def write_rpz(
@@ -77,8 +82,12 @@ def read_rpz(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
     origin = ""
     names: dict[str, int] = {}
     wildcards: set[str] = set()
+    open_parens = 0  # inside a record spread over lines with ( ... ), such as an SOA
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
+        stripped = line.split(";", 1)[0].strip()
+        if open_parens or "(" in stripped:
+            open_parens = max(0, open_parens + stripped.count("(") - stripped.count(")"))
+            continue
         if stripped.upper().startswith("$ORIGIN"):
             origin = stripped.split()[1].rstrip(".")
             continue
@@ -87,8 +96,11 @@ def read_rpz(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
         if re.search(r"\s(NS|SOA)\s", f" {stripped} "):
             continue
         record = _RECORD.fullmatch(stripped)
-        if record is None or record.group("target") not in _ACTIONS:
-            ctx.reject(number, "bad-rpz-line", line, "expected a CNAME . policy record")
+        if record is None:
+            ctx.reject(number, "bad-rpz-line", line, "expected a policy record (CNAME, A, AAAA)")
+            continue
+        if record.group("rtype").upper() == "CNAME" and record.group("rdata") == "rpz-passthru.":
+            ctx.reject(number, "rpz-passthru", line, "a pass-through (allow) rule, not a block")
             continue
         owner = record.group("owner")
         if owner.endswith("."):
@@ -96,7 +108,9 @@ def read_rpz(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
             if origin and owner.endswith("." + origin):
                 owner = owner[: -len(origin) - 1]
         labels = owner.split(".")
-        if labels[-1] == "rpz-ip":
+        if labels[-1] in _OTHER_TRIGGERS:
+            ctx.reject(number, "unsupported-trigger", line, f"{labels[-1]} trigger")
+        elif labels[-1] == "rpz-ip":
             network = _parse_ip_trigger(labels[:-1])
             yield RawEntry(network, number, type_hint=IndicatorType.CIDR, tags=ctx.tags)
         elif labels[0] == "*":
