@@ -237,3 +237,12 @@ def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     fast, fast_stats, slow, slow_stats = _both_ways(path, 50)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_long_hostile_response_line_is_read(tmp_path: Path) -> None:
+    # One long word once made the answer regex retry at every position (quadratic time).
+    line = "client 10.0.0.1#1: UDP: query: a.example IN A response: NOERROR + " + "http://" * 20_000
+    path = tmp_path / "hostile.log"
+    path.write_text(line + "\n", encoding="utf-8")
+    rows, _ = read_rows(path, "bind")
+    assert (rows[1]["host"], rows[1]["answers"]) == ("a.example", None)

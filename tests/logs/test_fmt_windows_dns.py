@@ -187,3 +187,13 @@ def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     fast, fast_stats, slow, slow_stats = _both_ways(path, 50)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_long_hostile_packet_line_is_counted(tmp_path: Path) -> None:
+    # A flags bracket that never closes once made the PACKET regex take quadratic time.
+    head = "6/5/2013 10:00:32 AM 0E70 PACKET  00000000033397A0 UDP Rcv 10.1.1.1    5b47   Q [0001 "
+    path = tmp_path / "hostile.log"
+    path.write_text(head + "A" * 50_000 + "\n" + head + "  ] A (1)a(0)\n", encoding="utf-8")
+    rows, stats = read_rows(path, "windows-dns")
+    assert rows == {}
+    assert stats.skipped == {"unreadable PACKET line": 2}  # the second has no response code

@@ -56,7 +56,8 @@ _PLAIN_QUERY = (
     r"client (?:@0x[0-9a-fA-F]+ )?([0-9A-Fa-f.:]+)#(\d+)(?: \([^)]*\))?:? (?:view [^:]+: )?"
     r"query: (\S+) \S+ \S+ (\S*) \(([^)]*)\)"
 )
-_RR_ADDRESS = re.compile(r"\S+ \d+ IN (?:A|AAAA) ([0-9A-Fa-f.:]+);")
+# An RR starts at a word start: without the look-behind, findall would retry inside long words.
+_RR_ADDRESS = re.compile(r"(?<!\S)\S+ \d+ IN (?:A|AAAA) ([0-9A-Fa-f.:]+);")
 
 
 def _own_time(message: str, zone: tzinfo) -> int | None:

@@ -33,8 +33,8 @@ COLUMNS = ("time", "src_ip", "dst_ip", "proto", "host", "action", "log_type", "l
 _PACKET = re.compile(
     r"(\d{1,4})([/.-])(\d{1,2})[/.-](\d{1,4}),? (\d{1,2}):(\d{2}):(\d{2})(?: ?([^\s\d]{1,4}))? +"
     r"[0-9A-Fa-f]+ PACKET +[0-9A-Fa-f]+ +(UDP|TCP) +(Snd|Rcv) +([0-9A-Fa-f.:]+) +"
-    r"[0-9A-Fa-f]+ +(R)? *([QNU?]) \[[0-9A-Fa-f]+ +[A-Z ]*?(\w+)\] +(\S+) +(\S+)"
-)
+    r"[0-9A-Fa-f]+ +(R)? *([QNU?]) \[[0-9A-Fa-f]+ ([^\]]*)\] +(\S+) +(\S+)"
+)  # the bracket's last word is the response code; kept out of the regex, which stays linear
 _LABEL_LENGTH = re.compile(r"\(\d+\)")
 # Afternoon designators: English, and Vietnamese ("CH", chiều) since the servers here run it.
 _PM = frozenset(("PM", "pm", "CH", "ch", "p.m.", "nachm."))
@@ -116,7 +116,11 @@ def _slow_chunk(
                 stats.skip(reason, line_no)
             continue
         (first, sep, second, third, hh, mm, ss, designator) = match.groups()[:8]
-        proto, direction, remote, response, opcode, rcode, _qtype, name = match.groups()[8:]
+        proto, direction, remote, response, opcode, flags, _qtype, name = match.groups()[8:]
+        if not flags.split():
+            stats.skip("unreadable PACKET line", line_no)
+            continue
+        rcode = flags.split()[-1]
         if opcode != "Q":
             stats.skip(_NOT_QUERY, line_no)
             continue
@@ -166,8 +170,10 @@ def fast_chunk(
     except Exception:  # any surprise sends the chunk to the per-line reader
         return None
     names = frame.columns[1:]
-    unmatched = frame.filter(pl.col(names[0]).is_null()).get_column("index").to_list()
-    packets = frame.filter(pl.col(names[0]).is_not_null())
+    frame = frame.with_columns(pl.col(names[13]).str.extract(r"(\S+)\s*$").alias(names[13]))
+    readable = pl.col(names[0]).is_not_null() & pl.col(names[13]).is_not_null()
+    unmatched = frame.filter(~readable).get_column("index").to_list()
+    packets = frame.filter(readable)
     opcode = pl.col(names[12])
     stats = ctx.stats
     skips = [(i, _skip_reason(lines[i])) for i in unmatched]
