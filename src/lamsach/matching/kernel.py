@@ -30,6 +30,7 @@ from lamsach.matching.reference import FIELDS
 from lamsach.matching.sections import Pairs, as_series, empty_pairs, parse_ipv4
 
 _PORT_OF = {"dst_ip": "dst_port", "src_ip": "src_port"}
+_SAMPLE = 2048
 _RANK = {name: i for i, name in enumerate(FIELDS)}
 
 
@@ -87,13 +88,25 @@ def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """(code of each value, -1 for null; the distinct values)."""
-    encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64, copy=False)
-    dictionary = encoded.dictionary
-    if not pa.types.is_string(dictionary.type):
-        dictionary = dictionary.cast(pa.string())
-    return codes, dictionary
+    """(code of each value, -1 for null; the distinct values).
+
+    Deduplicating pays when values repeat (DNS names, client addresses) and costs more than it
+    saves when nearly all differ, so a sample decides; dictionary-encoded columns come free.
+    """
+    if not pa.types.is_dictionary(values.type):
+        sample = values.slice(0, _SAMPLE)
+        if len(values) > 2 * _SAMPLE and pc.count_distinct(sample).as_py() > 0.6 * len(sample):
+            codes = np.arange(len(values), dtype=np.int64)
+            if values.null_count:
+                codes[values.is_null().to_numpy(zero_copy_only=False)] = -1
+            return codes, _as_string(values)
+        values = pc.dictionary_encode(values)
+    codes = pc.fill_null(values.indices, -1).to_numpy().astype(np.int64, copy=False)
+    return codes, _as_string(values.dictionary)
+
+
+def _as_string(values: pa.Array) -> pa.Array:
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
 
 
 def _expand(codes: np.ndarray, pairs: Pairs, n_distinct: int) -> Pairs:
@@ -165,17 +178,22 @@ def _match_ips(
     codes, distinct = _distinct(values)
     addresses = _Addresses.parse(as_series(distinct))
     pairs = addresses.match(index.listed)
+    with_ports = ports is not None and index.listed.has("ipport4", "ipport6")
     allowed = np.zeros(len(distinct), dtype=bool)
-    if len(pairs[0]) and (index.allow.has("ipv4", "cidr4", "ipv6", "cidr6")):
-        hit = np.zeros(len(distinct), dtype=bool)
-        hit[pairs[0]] = True
+    if (len(pairs[0]) or with_ports) and index.allow.has("ipv4", "cidr4", "ipv6", "cidr6"):
+        # Only values that can hit need the allow-list: plain hits, or any when ports may.
+        hit = np.ones(len(distinct), dtype=bool)
+        if not with_ports:
+            hit[:] = False
+            hit[pairs[0]] = True
         allowed[addresses.match(index.allow, only=hit)[0]] = True
     rows, ids = _expand(codes, _drop_allowed(pairs, allowed), len(distinct))
     if index.allow.has("ipport4", "ipport6") and ports is not None and len(rows):
         keep = ~_port_allowed(index.allow, addresses, codes, ports, rows)
         rows, ids = rows[keep], ids[keep]
     found = [_Found(rank, rows, ids, values.take(pa.array(rows)).cast(pa.string()), rows)]
-    if ports is not None and index.listed.has("ipport4", "ipport6"):
+    if with_ports:
+        assert ports is not None
         found.append(_match_ip_ports(values, ports, codes, addresses, allowed, index, rank))
     return found
 
@@ -241,19 +259,26 @@ def _match_ip_ports(
 # --- names ---------------------------------------------------------------------------------------
 
 
-def normalize_hosts(raw: pl.Series) -> pl.Series:
-    """Hosts as observed.normalize_host makes them; "" where there is no host."""
-    hosts = (
-        raw.str.replace(BRACKET_PATTERN, "$1")
-        .str.replace(PORT_PATTERN, "$1")
-        .str.to_lowercase()
-        .str.strip_suffix(".")
-        .fill_null("")
-    )
-    unicode = np.flatnonzero((raw.str.len_bytes() != raw.str.len_chars()).fill_null(False))
+def normalize_hosts(raw: pa.Array) -> pl.Series:
+    """Hosts as observed.normalize_host makes them; "" where there is no host.
+
+    The regular expressions run only on the few values with a colon (ports, IPv6 literals).
+    """
+    hosts = as_series(pc.ascii_lower(raw)).fill_null("")
+    colon = np.flatnonzero(hosts.str.contains(":", literal=True).to_numpy())
+    if len(colon):
+        stripped = (
+            hosts.gather(colon).str.replace(BRACKET_PATTERN, "$1").str.replace(PORT_PATTERN, "$1")
+        )
+        hosts = hosts.scatter(colon, stripped)
+    dotted = np.flatnonzero(hosts.str.ends_with(".").to_numpy())
+    if len(dotted):
+        hosts = hosts.scatter(dotted, hosts.gather(dotted).str.strip_suffix("."))
+    ascii = pc.fill_null(pc.string_is_ascii(raw), True).to_numpy(zero_copy_only=False)
+    unicode = np.flatnonzero(~ascii)
     if len(unicode):
-        fixed = [normalize_unicode_host(t) or "" for t in raw.gather(unicode).to_list()]
-        hosts = hosts.scatter(unicode, fixed)
+        texts = pc.take(raw, pa.array(unicode)).to_pylist()
+        hosts = hosts.scatter(unicode, [normalize_unicode_host(t) or "" for t in texts])
     return hosts
 
 
@@ -301,7 +326,7 @@ def _match_names(
     values: pa.Array, parents: np.ndarray | None, index: IndicatorIndex, rank: int
 ) -> list[_Found]:
     codes, distinct = _distinct(values)
-    hosts = _Hosts.parse(normalize_hosts(as_series(distinct)))
+    hosts = _Hosts.parse(normalize_hosts(distinct))
     pairs = hosts.match(index.listed)
     pairs = _drop_allowed(pairs, hosts.allowed(index.allow, pairs[0]))
     positions, ids = _expand(codes, pairs, len(distinct))
@@ -312,8 +337,8 @@ def _match_names(
 def _match_urls(values: pa.Array, index: IndicatorIndex, rank: int) -> list[_Found]:
     codes, distinct = _distinct(values)
     urls = as_series(distinct)
-    raw_hosts = urls.str.extract(URL_HOST_PATTERN, 1)
-    hosts = _Hosts.parse(normalize_hosts(raw_hosts))
+    raw_hosts = urls.str.extract(URL_HOST_PATTERN, 1).to_arrow()
+    hosts = _Hosts.parse(normalize_hosts(_as_string(raw_hosts)))
     pairs = hosts.match(index.listed)
     pairs = concat_pairs([pairs, _listed_urls(index.listed, urls)])
     if len(pairs[0]):

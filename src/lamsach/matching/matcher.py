@@ -98,28 +98,32 @@ class Matcher:
     # --- names ------------------------------------------------------------------------------
 
     def names(self, hosts: pl.Series) -> Pairs:
-        """Normalised host names against listed host names (exactly) and domains (and parents)."""
+        """Normalised host names against listed host names (exactly) and domains (and parents).
+
+        Parents are made by cutting the first label off, level after level, and looked up only
+        at the label counts some listed domain has.
+        """
         parts = []
         hostname = self._get("hostname")
         if hostname is not None:
             parts.append(hostname.find_strings(hosts))
         domain = self._get("domain")
-        if domain is not None and len(hosts):
-            labels = hosts.str.count_matches(".", literal=True).to_numpy() + 1
-            split = None
-            for count in domain.label_counts:
-                chosen = np.flatnonzero(labels >= count)
-                if not len(chosen):
-                    continue
-                whole = labels[chosen] == count
-                if whole.all():
-                    suffixes = hosts.gather(chosen)
-                else:
-                    if split is None:
-                        split = hosts.str.split(".")
-                    suffixes = split.gather(chosen).list.slice(-count).list.join(".")
-                q, ids = domain.find_strings(suffixes)
-                parts.append((chosen[q], ids))
+        if domain is None or not len(hosts):
+            return concat_pairs(parts)
+        wanted = np.asarray(domain.label_counts)
+        fewest = int(wanted.min())
+        labels = hosts.str.count_matches(".", literal=True).to_numpy().astype(np.int64) + 1
+        which = np.arange(len(hosts))
+        current: pl.Series = hosts
+        while len(which):
+            look = np.isin(labels, wanted)
+            if look.any():
+                chosen = np.flatnonzero(look)
+                q, ids = domain.find_strings(current.gather(chosen))
+                parts.append((which[chosen[q]], ids))
+            more = np.flatnonzero(labels > fewest)
+            which, labels = which[more], labels[more] - 1
+            current = current.gather(more).str.splitn(".", 2).struct.field("field_1")
         return concat_pairs(parts)
 
     def urls(self, urls: list[str]) -> Pairs:
