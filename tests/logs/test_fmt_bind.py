@@ -6,6 +6,7 @@ import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
@@ -246,3 +247,18 @@ def test_long_hostile_response_line_is_read(tmp_path: Path) -> None:
     path.write_text(line + "\n", encoding="utf-8")
     rows, _ = read_rows(path, "bind")
     assert (rows[1]["host"], rows[1]["answers"]) == ("a.example", None)
+
+
+def test_strip_syslog_local_zone() -> None:
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    stamp = strip_syslog("Jun  5 10:20:57 ns1 named[1]: x", 2013, hanoi).timestamp
+    assert stamp == datetime(2013, 6, 5, 3, 20, 57, tzinfo=UTC)
+    stamp = strip_syslog("<30>1 2013-06-05T10:20:58+02:00 ns1 named 1 - - x", None, hanoi).timestamp
+    assert stamp == datetime(2013, 6, 5, 8, 20, 58, tzinfo=UTC)  # a stamp's own zone wins
+
+
+def test_bind_tz_option_applies_to_syslog_and_named_stamps() -> None:
+    rows, _ = read_rows(DATA / "a_bind_queries.log", year="2013", tz="Asia/Ho_Chi_Minh")
+    assert rows[1]["time"] == datetime(2013, 6, 5, 3, 20, 53, 123000, tzinfo=UTC)
+    assert rows[5]["time"] == datetime(2013, 6, 5, 3, 20, 57, tzinfo=UTC)
+    assert rows[6]["time"] == datetime(2013, 6, 5, 3, 20, 58, tzinfo=UTC)  # RFC 5424, +07:00

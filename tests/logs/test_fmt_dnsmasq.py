@@ -133,3 +133,8 @@ def test_openwrt_logread_lines(tmp_path: Path) -> None:
     assert (rows[1]["src_ip"], rows[1]["host"]) == ("192.168.1.30", "router.example.com")
     assert (rows[2]["src_ip"], rows[2]["answers"]) == ("192.168.1.30", ["203.0.113.77"])
     assert stats.skipped == {"not a dnsmasq line": 1}
+
+
+def test_tz_option_for_syslog_stamps() -> None:
+    rows, _ = read_rows(DATA / "a_dnsmasq_pihole.log", year="2024", tz="+07:00")
+    assert rows[1]["time"] == datetime(2024, 6, 12, 3, 0, tzinfo=UTC)

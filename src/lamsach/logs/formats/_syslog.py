@@ -6,7 +6,7 @@ Shared by the formats whose lines usually arrive through syslog (BIND, dnsmasq, 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ _PROGRAM = re.compile(r"([^\s:\[\]]+)(?:\[(\d+)\])?:$")
 
 
 class SyslogLine(NamedTuple):
-    """A syslog line split up; ``timestamp`` is UTC (local stamps without zone are taken as UTC)."""
+    """A syslog line split up; ``timestamp`` is in UTC."""
 
     timestamp: datetime | None
     host: str | None
@@ -47,14 +47,14 @@ class SyslogLine(NamedTuple):
     message: str
 
 
-def parse_iso(text: str) -> datetime | None:
-    """An ISO 8601 time as an aware UTC datetime (no zone means UTC), or None if it is not one."""
+def parse_iso(text: str, zone: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (no zone means ``zone``), or None."""
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
         return None
     if stamp.tzinfo is None:
-        return stamp.replace(tzinfo=UTC)
+        stamp = stamp.replace(tzinfo=zone)
     return stamp.astimezone(UTC)
 
 
@@ -86,11 +86,12 @@ def _split_program(rest: str) -> tuple[str | None, str | None, str]:
     return host or None, None, message
 
 
-def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
+def strip_syslog(line: str, year: int | None = None, zone: tzinfo = UTC) -> SyslogLine:
     """Split off a syslog header if the line has one; otherwise the whole line is the message.
 
     ``year`` fills in BSD stamps, which carry none; by default it is this year, or the last
-    one when the date would otherwise lie in the future.
+    one when the date would otherwise lie in the future. Stamps without a zone (BSD ones
+    always) are local time in ``zone``; the result is in UTC.
     """
     line = line.rstrip("\r\n")
     pos = 0
@@ -101,7 +102,7 @@ def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
         if rfc5424 is not None:
             stamp_text, host, app, _procid, _msgid, _sd, message = rfc5424.groups()
             return SyslogLine(
-                None if stamp_text == "-" else parse_iso(stamp_text),
+                None if stamp_text == "-" else parse_iso(stamp_text, zone),
                 None if host == "-" else host,
                 None if app == "-" else app,
                 message or "",
@@ -117,8 +118,8 @@ def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
             micro = int(frac.ljust(6, "0")) if frac else 0
             try:
                 stamp: datetime | None = datetime(
-                    when_year, month, day, int(hh), int(mm), int(ss), micro, tzinfo=UTC
-                )
+                    when_year, month, day, int(hh), int(mm), int(ss), micro, tzinfo=zone
+                ).astimezone(UTC)
             except ValueError:
                 stamp = None
             host, program, message = _split_program(line[bsd.end() :])
@@ -126,7 +127,7 @@ def strip_syslog(line: str, year: int | None = None) -> SyslogLine:
     iso = _ISO_TIME.match(line, pos)
     if iso is not None:
         host, program, message = _split_program(line[iso.end() :])
-        return SyslogLine(parse_iso(iso.group(1)), host, program, message)
+        return SyslogLine(parse_iso(iso.group(1), zone), host, program, message)
     if pri is not None:
         host, program, message = _split_program(line[pos:])
         return SyslogLine(None, host, program, message)

@@ -68,7 +68,7 @@ def _own_time(message: str, zone: tzinfo) -> int | None:
         return None
     day, mon, year, hh, mm, ss, frac, iso = match.groups()
     if iso is not None:
-        return to_micros(parse_iso(iso))
+        return to_micros(parse_iso(iso, zone))
     month = MONTHS.get(mon)
     if month is None:
         return None
@@ -123,7 +123,7 @@ def _line_row(
 ) -> tuple[Any, ...] | None:
     if not line.strip():
         return None
-    stamp, _host, _program, message = strip_syslog(line, year)
+    stamp, _host, _program, message = strip_syslog(line, year, zone)
     parsed = _parse(message)
     if parsed is None:
         stats.skip("ignored: not a query, response or query-error line", line_no)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, tzinfo
 from typing import IO, Any
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from lamsach.logs.formats._rows import (
     clean_host,
     head_without_bom,
     ip_or_none,
+    local_zone,
     syslog_year,
     without_bom,
 )
@@ -36,9 +38,9 @@ _BLOCKED = ("gravity blocked", "exactly blacklisted", "regex blacklisted", "exac
 _MAX_PENDING = 100_000
 
 
-def _message(line: str, year: int | None) -> tuple[int | None, str | None]:
+def _message(line: str, year: int | None, zone: tzinfo = UTC) -> tuple[int | None, str | None]:
     """The time and the dnsmasq message of a line, or None when it is not a dnsmasq line."""
-    stamp, _host, program, message = strip_syslog(line, year)
+    stamp, _host, program, message = strip_syslog(line, year, zone)
     if program is None:
         prefix = _PREFIX.match(message)
         if prefix is None:
@@ -78,11 +80,12 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = buffer.rows
     stats = ctx.stats
     year = syslog_year(ctx)
+    zone = local_zone(ctx)
     clients = _Clients()
     for line_no, line in enumerate(without_bom(stream), 1):
         if not line.strip():
             continue
-        when, message = _message(line, year)
+        when, message = _message(line, year, zone)
         if message is None:
             stats.skip("not a dnsmasq line", line_no)
             continue
