@@ -66,9 +66,10 @@ def test_hosts_file(data_dir: Path) -> None:
         (T.HOSTNAME, "track.dragontail.top"),
         (T.HOSTNAME, "tracker.dragontail.top"),
         (T.HOSTNAME, "bad_host.example-evil.net"),
+        (T.HOSTNAME, "bare.example-evil.net"),
     }
-    assert result.reject_counts == {"hosts-builtin": 6, "bad-domain": 1}
-    assert (11, "bad-domain") in _rejects(result)
+    assert result.reject_counts == {"hosts-builtin": 6, "bad-domain": 1, "bad-hosts-line": 1}
+    assert {(11, "bad-domain"), (13, "bad-hosts-line")} <= _rejects(result)
 
 
 def test_urlhaus_csv_with_commented_header(data_dir: Path) -> None:

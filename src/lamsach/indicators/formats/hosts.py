@@ -55,6 +55,10 @@ def read_hosts(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
         if not value:
             continue
         parts = value.split()
+        if len(parts) == 1 and not _is_ip(parts[0]):
+            # Merged block lists put the odd bare name among the hosts lines.
+            yield RawEntry(parts[0], number, type_hint=IndicatorType.HOSTNAME, tags=tags)
+            continue
         if len(parts) < 2 or not _is_ip(parts[0]):
             ctx.reject(number, "bad-hosts-line", line, "expected an address and host names")
             continue
