@@ -17,6 +17,8 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats._evtx import MAGIC as EVTX_MAGIC
+from lamsach.logs.formats._evtx import parse_event_xml, read_events
 from lamsach.logs.formats._netfields import canonical_ip, port, proto_name
 from lamsach.logs.formats._rows import RowBuffer
 from lamsach.logs.formats._syslog import parse_iso, to_micros
@@ -33,11 +35,13 @@ COLUMNS = (
     "log_type",
     "line",
 )
-EVTX_MAGIC = b"ElfFile\x00"
-EVTX_HEADER_SIZE = 0x1000
-EVTX_CHUNK_SIZE = 0x10000
 MAX_JSON_CHARS = 64 << 20  # one pretty-printed JSON value is read whole, up to this size
 NETWORK_EVENTS = frozenset((3, 22))
+# The EventData values read from events 3 and 22.
+EVENT_DATA = frozenset(
+    {"UtcTime", "Protocol", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort"}
+    | {"QueryName", "QueryResults"}
+)
 
 _TITLES = ('"Network connection detected:', '"Dns query:')
 _EVENT_START = re.compile(r"<Event[\s>]")
@@ -153,28 +157,9 @@ def to_row(event: SysmonEvent, number: int) -> tuple[object, ...] | str:
 # ---- Event XML (wevtutil, Event Viewer, EVTX records) ----
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def event_from_xml(text: str) -> SysmonEvent:
     """An event from its XML rendering; raises ET.ParseError when it is not well-formed."""
-    root = ET.fromstring(text)
-    event_id: Any = None
-    provider = system_time = None
-    data: dict[str, str] = {}
-    for node in root.iter():
-        tag = _local(node.tag)
-        if tag == "EventID":
-            event_id = node.text
-        elif tag == "Provider":
-            provider = node.get("Name")
-        elif tag == "TimeCreated":
-            system_time = node.get("SystemTime")
-        elif tag == "Data":
-            name = node.get("Name")
-            if name:
-                data[name] = node.text or ""
+    event_id, provider, system_time, data = parse_event_xml(text)
     return SysmonEvent(event_id, provider, data, system_time)
 
 
@@ -368,53 +353,14 @@ def _chain(first: tuple[int, str], rest: Iterator[tuple[int, str]]) -> Iterator[
     yield from rest
 
 
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    # Decompressing streams may return less than asked for before the end.
-    data = stream.read(size)
-    while 0 < len(data) < size:
-        more = stream.read(size - len(data))
-        if not more:
-            break
-        data += more
-    return data
-
-
 def read_evtx(stream: IO[bytes], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    """Records of an EVTX file, one 64 KiB chunk in memory at a time; ``line`` is the record id."""
-    from Evtx.Evtx import ChunkHeader  # python-evtx: loaded only for EVTX files
-
+    """Records of an EVTX file; ``line`` is the record id."""
     rows = RowBuffer(ctx, COLUMNS)
-    header = _read_exactly(stream, EVTX_HEADER_SIZE)
-    if not header.startswith(EVTX_MAGIC):
-        ctx.stats.skip("not an EVTX file", 1)
-        return
-    index = 0
-    while True:
-        block = _read_exactly(stream, EVTX_CHUNK_SIZE)
-        index += 1
-        if len(block) < EVTX_CHUNK_SIZE:
-            if block.strip(b"\x00"):
-                ctx.stats.skip("truncated EVTX chunk", index)
-            break
-        chunk = ChunkHeader(block, 0)
-        if not chunk.check_magic():
-            if block.strip(b"\x00"):  # never-used chunks are all zeros
-                ctx.stats.skip("bad EVTX chunk", index)
-            continue
-        number = 0
-        try:
-            for record in chunk.records():
-                number = record.record_num()
-                try:
-                    event = event_from_xml(record.xml())
-                except Exception:  # python-evtx raises many kinds on damaged records
-                    ctx.stats.skip("bad EVTX record", number)
-                    continue
-                batch = _emit(rows, event, number, ctx)
-                if batch is not None:
-                    yield batch
-        except Exception:  # a damaged record list: keep what was read, go on with the next chunk
-            ctx.stats.skip("bad EVTX chunk", number or index)
+    events = read_events(stream, ctx.stats.skip, EVENT_DATA)
+    for number, (event_id, provider, system_time, data) in events:
+        batch = _emit(rows, SysmonEvent(event_id, provider, data, system_time), number, ctx)
+        if batch is not None:
+            yield batch
     if rows.rows:
         yield rows.flush()
 
