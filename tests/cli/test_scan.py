@@ -210,3 +210,24 @@ def test_help_documents_exit_status() -> None:
     assert result.exit_code == 0
     assert "Exit status" in result.stdout
     assert "1 when hits were found" in result.stdout
+
+
+@pytest.mark.shared_data
+def test_scan_of_the_real_zeek_tsv_samples(shared_data: Path, tmp_path: Path) -> None:
+    zeek = shared_data / "logs" / "zeek"
+    logs = sorted(zeek.glob("*.tsv.log"))
+    listed = tmp_path / "list.txt"
+    listed.write_text("mozilla.org\ngstatic.com\n206.109.64.186\n")
+    out = tmp_path / "hits.parquet"
+    result = invoke(*logs, "--ioc", listed, "--out", out)
+    assert result.exit_code == 1, result.output
+    hits = read_hits(out).to_pylist()
+    where = {(Path(h["file"]).name, h["line"], h["indicator"]) for h in hits}
+    http = "zeek-btest-http-pipelining.tsv.log"
+    assert {(http, line, "mozilla.org") for line in range(9, 14)} <= where
+    assert ("zeek-btest-ssl-basic-old.tsv.log", 8, "gstatic.com") in where
+    assert ("zeek-btest-dns-flip.tsv.log", 10, "206.109.64.186") in where
+    suspects = {h["suspect"] for h in hits}
+    assert suspects == {"192.168.1.104", "192.168.1.105", "10.20.1.31"}
+    assert "92" in result.stdout  # brimdata conn.log records, read without skips
+    assert "Could not read" not in result.stdout

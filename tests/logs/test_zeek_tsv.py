@@ -405,3 +405,11 @@ def test_real_zeek_tsv_samples(shared_data: Path, name: str, records: int, log_t
     if log_type == "conn":
         assert table.column("dst_port").null_count == 0
         assert table.column("time").null_count == 0
+
+
+def test_a_log_with_only_its_header_has_no_records_and_no_error(tmp_path: Path) -> None:
+    table, stats = read(tmp_path, dns_log([]) + "#close\t2024-01-02-03-04-05\n")
+    assert table.num_rows == 0
+    assert stats.records == 0 and stats.skipped_total == 0
+    table, stats = read(tmp_path, dns_log([]), "bare.log")
+    assert table.num_rows == 0 and stats.skipped_total == 0

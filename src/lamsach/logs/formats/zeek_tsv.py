@@ -319,8 +319,37 @@ def read_records(
     tracker = tracker if tracker is not None else LineTracker(stats, offset)
     if not include:
         return
-    nulls = [header.unset_field, header.empty_field, ""]
-    reader = pacsv.open_csv(
+    try:
+        reader = _open_csv(stream, header, include, tracker, block_size)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV" in str(exc):  # a log with its header only: no records, no error
+            return
+        raise
+    for raw in reader:
+        if raw.num_rows == 0:
+            continue
+        lines = tracker.lines(raw.num_rows)
+        # A blank line parses as a row of nothing: drop it, it is not a record.
+        present = pc.is_valid(raw.column(0))
+        if raw.column(0).null_count:
+            for name in include[1:]:
+                present = pc.or_(present, pc.is_valid(raw.column(name)))
+        if raw.column(0).null_count and not pc.all(present).as_py():
+            raw = raw.filter(present)
+            lines = lines[present.to_numpy(zero_copy_only=False)]
+            if raw.num_rows == 0:
+                continue
+        yield to_canonical(raw, header, plan, lines, file)
+
+
+def _open_csv(
+    stream: IO[bytes] | pa.NativeFile,
+    header: ZeekHeader,
+    include: list[str],
+    tracker: LineTracker,
+    block_size: int | None,
+) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(
             column_names=list(header.fields),
@@ -339,24 +368,10 @@ def read_records(
         convert_options=pacsv.ConvertOptions(
             include_columns=include,
             column_types={name: pa.string() for name in include},
-            null_values=nulls,
+            null_values=[header.unset_field, header.empty_field, ""],
             strings_can_be_null=True,
         ),
     )
-    for raw in reader:
-        if raw.num_rows == 0:
-            continue
-        lines = tracker.lines(raw.num_rows)
-        # A blank line parses as a row of nothing: drop it, it is not a record.
-        present = pc.is_valid(raw.column(0))
-        for name in include[1:]:
-            present = pc.or_(present, pc.is_valid(raw.column(name)))
-        if not pc.all(present).as_py():
-            raw = raw.filter(present)
-            lines = lines[present.to_numpy(zero_copy_only=False)]
-            if raw.num_rows == 0:
-                continue
-        yield to_canonical(raw, header, plan, lines, file)
 
 
 def _binary(stream: IO[Any]) -> IO[bytes]:
