@@ -1,4 +1,4 @@
-"""Administration through the pages: units (and their import/export), users, campaigns, templates."""
+"""Administration through the pages: units, import and export, users, campaigns, templates."""
 
 from __future__ import annotations
 
@@ -19,21 +19,29 @@ def test_unit_create_edit_move_delete(portal: Portal) -> None:
     admin = login(portal.app, "admin")
     city = portal.unit_of("coordinator")
     ward = portal.unit_of("officer")
-    form = {"code": "THCS-LL", "name": "Trường THCS Lê Lợi", "kind": "school",
-            "parent_id": str(city), "contact_email": "not-an-email"}
+    form = {
+        "code": "THCS-LL",
+        "name": "Trường THCS Lê Lợi",
+        "kind": "school",
+        "parent_id": str(city),
+        "contact_email": "not-an-email",
+    }
     refused = admin.post("/units/new", data=form)
     assert refused.status_code == 422
     assert "Địa chỉ email không hợp lệ" in refused.text
     assert "THCS-LL" not in admin.get("/api/units").text
-    created = admin.post("/units/new", data={**form, "contact_email": "thcs@example.vn",
-                                             "networks": "10.8.0.0/24 10.9.0.1"})
+    created = admin.post(
+        "/units/new",
+        data={**form, "contact_email": "thcs@example.vn", "networks": "10.8.0.0/24 10.9.0.1"},
+    )
     assert created.status_code == 303
     unit_id = _unit_id(admin, "THCS-LL")
     assert created.headers["location"] == f"/units/{unit_id}"
     unit = admin.get(f"/api/units/{unit_id}").json()
     assert unit["networks"] == ["10.8.0.0/24", "10.9.0.1/32"]
-    moved = admin.post(f"/units/{unit_id}", data={**form, "contact_email": "",
-                                                  "parent_id": str(ward)})
+    moved = admin.post(
+        f"/units/{unit_id}", data={**form, "contact_email": "", "parent_id": str(ward)}
+    )
     assert moved.status_code == 303
     assert admin.get(f"/api/units/{unit_id}").json()["parent_id"] == ward
     assert "Trường THCS Lê Lợi" in admin.get("/units").text
@@ -73,8 +81,13 @@ def test_officer_sees_only_their_unit(portal: Portal) -> None:
 def test_user_management(portal: Portal) -> None:
     admin = login(portal.app, "admin")
     ward = portal.unit_of("officer")
-    form = {"username": "canbo.moi", "password": "ngan", "full_name": "Nguyễn Văn A",
-            "role": "officer", "unit_id": str(ward)}
+    form = {
+        "username": "canbo.moi",
+        "password": "ngan",
+        "full_name": "Nguyễn Văn A",
+        "role": "officer",
+        "unit_id": str(ward),
+    }
     refused = admin.post("/users", data=form)
     assert refused.status_code == 422
     assert "Mật khẩu cần ít nhất" in refused.text
@@ -93,9 +106,10 @@ def test_user_management(portal: Portal) -> None:
     client = TestClient(portal.app, follow_redirects=False)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
     assert token
-    refused_login = client.post("/login", data={"username": "canbo.moi",
-                                                "password": "mat-khau-moi-1",
-                                                "csrf_token": token.group(1)})
+    refused_login = client.post(
+        "/login",
+        data={"username": "canbo.moi", "password": "mat-khau-moi-1", "csrf_token": token.group(1)},
+    )
     assert refused_login.status_code == 401
     assert "canbo.moi" in admin.get("/users").text
 
@@ -105,9 +119,15 @@ def test_campaign_set_up(portal: Portal) -> None:
     city = portal.unit_of("coordinator")
     ward = portal.unit_of("officer")
     template = coordinator.get("/api/templates").json()[0]["id"]
-    form = {"name": "Chiến dịch 2023", "owner_unit_id": str(city), "template_id": str(template),
-            "refs": "1298/CATTT-NCSC\n2345/UBND-VHTT", "start_date": "2023-09-01",
-            "deadline": "2023-10-15", "lock_date": "2023-10-01"}
+    form = {
+        "name": "Chiến dịch 2023",
+        "owner_unit_id": str(city),
+        "template_id": str(template),
+        "refs": "1298/CATTT-NCSC\n2345/UBND-VHTT",
+        "start_date": "2023-09-01",
+        "deadline": "2023-10-15",
+        "lock_date": "2023-10-01",
+    }
     refused = coordinator.post("/campaigns/new", data=form)
     assert refused.status_code == 422
     assert "hạn báo cáo ≤ ngày khóa số liệu" in refused.text
@@ -117,15 +137,15 @@ def test_campaign_set_up(portal: Portal) -> None:
     campaign = coordinator.get(f"/api/campaigns/{campaign_id}").json()
     assert campaign["directive_refs"] == ["1298/CATTT-NCSC", "2345/UBND-VHTT"]
     assert campaign["deadline"] == "2023-10-15" and campaign["lock_date"] == "2023-10-31"
-    granted = coordinator.post(f"/campaigns/{campaign_id}/exceptions",
-                               data={"unit_id": str(ward), "lock_date": "2023-11-30",
-                                     "reason": "Sáp nhập"})
+    granted = coordinator.post(
+        f"/campaigns/{campaign_id}/exceptions",
+        data={"unit_id": str(ward), "lock_date": "2023-11-30", "reason": "Sáp nhập"},
+    )
     assert granted.status_code == 303
     exceptions = coordinator.get(f"/api/campaigns/{campaign_id}/exceptions").json()
     assert exceptions == [{"unit_id": ward, "lock_date": "2023-11-30", "reason": "Sáp nhập"}]
     assert "30/11/2023" in coordinator.get(f"/campaigns/{campaign_id}/edit").text
-    kept = coordinator.post(f"/campaigns/{campaign_id}/participants",
-                            data={"unit_id": [str(ward)]})
+    kept = coordinator.post(f"/campaigns/{campaign_id}/participants", data={"unit_id": [str(ward)]})
     assert kept.status_code == 303
     status = coordinator.get(f"/api/campaigns/{campaign_id}/completeness").json()
     assert status["overall"]["expected"] == 1
@@ -145,8 +165,15 @@ def test_template_copy_and_edit_rows(portal: Portal) -> None:
     page = coordinator.get(f"/templates/{copy_id}").text
     assert "Tổng số máy tính của đơn vị" in page
     definition = coordinator.get(f"/api/templates/{copy_id}").json()["definition"]
-    rows = {"row_section": [], "row_code": [], "row_number": [], "row_label_vi": [],
-            "row_label_en": [], "row_type": [], "row_required": []}
+    rows = {
+        "row_section": [],
+        "row_code": [],
+        "row_number": [],
+        "row_label_vi": [],
+        "row_label_en": [],
+        "row_type": [],
+        "row_required": [],
+    }
     for section in definition["sections"]:
         for row in [*section["rows"], None]:
             new = row is None and section["code"] == "figures"
@@ -160,15 +187,22 @@ def test_template_copy_and_edit_rows(portal: Portal) -> None:
             rows["row_type"].append("count" if new else row.get("type", "count"))
             rows["row_required"].append("no" if new or not row.get("required", True) else "yes")
     rules = "\n".join(f"{r['left']} {r['op']} {r['right']}" for r in definition["rules"])
-    saved = coordinator.post(f"/templates/{copy_id}", data={
-        **rows, "rules": rules + "\nservers_scanned <= computers_scanned",
-        "name_vi": "Phụ lục 01 (có máy chủ)", "name_en": "Appendix 01 (servers)"})
+    saved = coordinator.post(
+        f"/templates/{copy_id}",
+        data={
+            **rows,
+            "rules": rules + "\nservers_scanned <= computers_scanned",
+            "name_vi": "Phụ lục 01 (có máy chủ)",
+            "name_en": "Appendix 01 (servers)",
+        },
+    )
     assert saved.status_code == 303, saved.text[:2000]
     after = coordinator.get(f"/api/templates/{copy_id}").json()
     codes = [r["code"] for s in after["definition"]["sections"] for r in s["rows"]]
     assert codes[-1] == "servers_scanned"
     assert {"left": "servers_scanned", "op": "<=", "right": "computers_scanned"} in (
-        after["definition"]["rules"])
+        after["definition"]["rules"]
+    )
     bad = coordinator.post(f"/templates/{copy_id}", data={**rows, "rules": "a => b"})
     assert bad.status_code == 422
     assert after["name_vi"] == "Phụ lục 01 (có máy chủ)"
@@ -179,3 +213,13 @@ def test_audit_log_page_lists_logins(portal: Portal) -> None:
     page = admin.get("/audit?action=login")
     assert page.status_code == 200
     assert "admin" in page.text and "testclient" in page.text  # the client address
+
+
+def test_unknown_pages_and_api_paths(portal: Portal) -> None:
+    admin = login(portal.app, "admin")
+    page = admin.get("/no-such-page")
+    assert page.status_code == 404 and "Trang này không tồn tại." in page.text
+    api = admin.get("/api/no-such-thing")
+    assert api.status_code == 404 and api.json()["error"] == "http"
+    missing = admin.get("/api/units/999999")
+    assert missing.status_code == 404 and missing.json()["error"] == "unit.not_found"

@@ -13,7 +13,8 @@ from lamsach.web import i18n
 
 WEB = Path(lamsach.web.__file__).parent
 METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "t": (2,), "t_locale": (2,)}
+# The same keywords as babel.cfg's command: gettext(locale, message) in Python.
+KEYWORDS = {"_": None, "ngettext": (1, 2), "t": (2,), "gettext": (2,)}
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 

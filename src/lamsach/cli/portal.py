@@ -64,9 +64,13 @@ def demo(
             engine.dispose()
         typer.echo(f"Demo city created in {database}")
         typer.echo(f"Log in at http://{host}:{port}/ with password {info.password!r} as:")
-        for username, role, unit in info.logins[:8]:
+        # The city's people, then one officer of a department, a ward and a commune.
+        shown = info.logins[:4]
+        for prefix in ("vanphong", "p.", "x."):
+            shown += [login for login in info.logins if login[0].startswith(prefix)][:1]
+        for username, role, unit in shown:
             typer.echo(f"  {username:<14} {role:<14} {unit}")
-        typer.echo(f"  ... and one officer per unit ({len(info.logins)} logins in all).")
+        typer.echo(f"  ... one officer per unit ({len(info.logins)} logins in all).")
     else:
         typer.echo(f"Using the existing demo database {database} (delete it to start afresh).")
     if not no_serve:

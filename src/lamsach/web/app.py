@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
@@ -89,6 +90,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _is_api(request) or request.headers.get("hx-request"):
             return JSONResponse(body, status_code=status)
         return render(request, "error.html", {"message": body["message"], "status": status}, status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or exc.status_code != 404:
+            return JSONResponse(
+                {"error": "http", "message": exc.detail}, exc.status_code, headers=exc.headers
+            )
+        text = messages.translate(request_locale(request), "page.not_found", {})
+        return render(request, "error.html", {"message": text, "status": 404}, 404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

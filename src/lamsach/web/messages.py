@@ -13,6 +13,7 @@ from lamsach.web.i18n import _, gettext
 WEB_MESSAGES: dict[str, str] = {
     "csrf.rejected": _("The form has expired or did not come from this portal; reload the page."),
     "request.invalid": _("The request is not valid."),
+    "page.not_found": _("This page does not exist."),
     "login.failed": _("Wrong username or password."),
     "login.throttled": _("Too many failed logins; try again in a few minutes."),
     "upload.too_large": _("The file is too large (at most %(limit)s)."),

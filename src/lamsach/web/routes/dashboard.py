@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,6 +16,7 @@ from lamsach.campaign.reports import template_of
 from lamsach.campaign.units import KNOWN_KINDS, ancestors, get_unit, is_within
 from lamsach.storage.models import Campaign, Unit, User
 from lamsach.web.deps import CurrentUser, Db, render, request_locale, t
+from lamsach.web.i18n import gettext
 from lamsach.web.schemas import (
     CampaignOut,
     CompletenessOut,
@@ -71,8 +71,8 @@ def _chart_data(
             "labels": labels,
             "reported": reported,
             "on_time": on_time,
-            "reported_label": t_locale(locale, "Reporting rate (%)"),
-            "on_time_label": t_locale(locale, "On-time rate (%)"),
+            "reported_label": gettext(locale, "Reporting rate (%)"),
+            "on_time_label": gettext(locale, "On-time rate (%)"),
         },
         "units": {
             "labels": [kid.name for kid, _ in by_child],
@@ -87,21 +87,14 @@ def _chart_data(
     }
 
 
-def t_locale(locale: str, message: str) -> str:
-    from lamsach.web.i18n import gettext
-
-    return gettext(locale, message)
-
-
 @router.get("/campaigns", name="campaigns_page", include_in_schema=False)
 def campaigns_page(request: Request, db: Db, user: CurrentUser) -> Response:
     campaigns = list_campaigns(db, user)
     manageable = {c.id for c in campaigns if can(user, Action.MANAGE_CAMPAIGNS, c.owner_unit)}
-    today = date.today()
     return render(
         request,
         "campaigns.html",
-        {"campaigns": campaigns, "manageable": manageable, "today": today, "nav": "campaigns"},
+        {"campaigns": campaigns, "manageable": manageable, "nav": "campaigns"},
     )
 
 
