@@ -220,3 +220,26 @@ def test_index_lookup_agrees_with_reference(
             {(i.type, i.value, tuple(sorted(i.sources))) for i in reference.lookup(value)}
         )
         assert got == [(t, v, list(s)) for t, v, s in want], value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    networks=st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)), min_size=1, max_size=30
+    ),
+    probes=st.lists(st.integers(0, 2**32 - 1), max_size=30),
+)
+def test_network_ranges_find_every_covering_network(
+    networks: list[tuple[int, int]], probes: list[int]
+) -> None:
+    import ipaddress
+
+    nets = sorted({ipaddress.IPv4Network((a, p), strict=False) for a, p in networks})
+    # Probe the first and last address of every network and their neighbours too.
+    edges = [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
+    probes += [e + d for e in edges for d in (-1, 0, 1) if 0 <= e + d < 2**32]
+    index = IndicatorIndex.build([Indicator(T.CIDR, str(n)) for n in nets])
+    for ip in probes:
+        address = ipaddress.IPv4Address(ip)
+        want = sorted(str(n) for n in nets if address in n)
+        assert sorted(i.value for i in index.lookup(str(address))) == want

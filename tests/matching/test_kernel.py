@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -246,3 +247,39 @@ def test_agrees_with_reference_on_the_cases_above(index: IndicatorIndex) -> None
     kernel = match_batch(batch, index).to_pylist()
     reference = ReferenceMatcher(LISTED, ALLOW).match_rows(batch.to_pylist())
     assert kernel == reference
+
+
+def test_large_batches_agree_with_reference() -> None:
+    # Big enough for the paths small batches skip: the /24 block filter and the no-dedupe mode.
+    rng = random.Random(20261128)
+    listed = [Indicator(T.CIDR, f"10.{i}.0.0/16") for i in range(0, 200, 7)]
+    listed += [Indicator(T.CIDR, f"10.{i}.{i}.0/24", {"inner"}) for i in range(0, 200, 14)]
+    listed += [Indicator(T.IPV4, f"172.16.{i}.{i}") for i in range(0, 250, 3)]
+    listed += [Indicator(T.CIDR, "203.0.113.0/24"), Indicator(T.IP_PORT, "198.51.100.1:443")]
+    listed += [Indicator(T.DOMAIN, f"bad{i}.example") for i in range(50)]
+    allow = [Indicator(T.IPV4, "10.0.0.1"), Indicator(T.DOMAIN, "ok.bad3.example")]
+
+    def address() -> str:
+        a, b = rng.choice([10, 172, 203, 198]), rng.randrange(256)
+        return f"{a}.{b}.{rng.choice([b, rng.randrange(256)])}.{rng.choice([0, 1, 255, b])}"
+
+    rows: list[dict[str, Any]] = []
+    for i in range(12000):
+        host = rng.choice([f"x{i}.bad{rng.randrange(60)}.example", f"h{i}.good.example"])
+        rows.append(
+            {
+                "src_ip": f"192.168.{i % 7}.{i % 250}",
+                "dst_ip": address(),
+                "dst_port": rng.choice([443, 80]),
+                "host": rng.choice([host, "ok.bad3.example", "A.BAD1.EXAMPLE."]),
+                "answers": [address(), address()],
+                "line": i,
+            }
+        )
+    batch = batch_from_rows(rows)
+    index = IndicatorIndex.build(listed, allow)
+    kernel = match_batch(batch, index).to_pylist()
+    reference = ReferenceMatcher(listed, allow).match_rows(batch.to_pylist())
+    assert len(kernel) > 1000
+    key = lambda h: (h["line"], h["field"], h["indicator"], h["observed"])  # noqa: E731
+    assert sorted(kernel, key=key) == sorted(reference, key=key)

@@ -97,6 +97,55 @@ def prefix_mask(prefix: int) -> np.uint32:
     return np.uint32((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF) if prefix else np.uint32(0)
 
 
+@dataclass
+class Intervals:
+    """IPv4 networks cut into disjoint ranges, each with the networks covering it.
+
+    One search per address finds every listed network containing it, however the networks
+    nest; ``bounds`` are the range starts, ``offsets`` index ``positions`` (CSR).
+    """
+
+    bounds: np.ndarray
+    offsets: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of_networks(cls, keys: np.ndarray) -> Intervals:
+        prefix = (keys >> np.uint64(32)).astype(np.int64)
+        starts = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        ends = starts + (np.int64(1) << (32 - prefix))  # exclusive; 2**32 for the last ones
+        bounds = np.unique(np.concatenate((starts, ends[ends < (1 << 32)])))
+        first = np.searchsorted(bounds, starts)
+        last = np.searchsorted(bounds, ends)
+        count = last - first
+        where = np.repeat(first, count) + (
+            np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        )
+        position = np.repeat(np.arange(len(keys)), count)
+        order = np.argsort(where, kind="stable")
+        offsets = np.searchsorted(where[order], np.arange(len(bounds) + 1))
+        return cls(bounds.astype(np.uint32), offsets.astype(np.int64), position[order])
+
+    def find(self, ips: np.ndarray, presorted: bool = False) -> Pairs:
+        """(address index, position of a covering network) for every cover of every address."""
+        if presorted:
+            order, ordered = None, ips
+        else:
+            order = np.argsort(ips, kind="stable")
+            ordered = ips[order]
+        slot = np.searchsorted(self.bounds, ordered, side="right") - 1
+        inside = np.flatnonzero(slot >= 0)
+        slot = slot[inside]
+        count = self.offsets[slot + 1] - self.offsets[slot]
+        hit = count > 0
+        inside, slot, count = inside[hit], slot[hit], count[hit]
+        rows = np.repeat(inside, count)
+        step = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+        positions = self.positions[np.repeat(self.offsets[slot], count) + step]
+        where = rows if order is None else order[rows]
+        return where.astype(np.int64), positions.astype(np.int64)
+
+
 class BadValue(ValueError):
     """An indicator value that is not canonical for its kind."""
 
@@ -202,6 +251,7 @@ class Section:
     label_counts: tuple[int, ...] = ()  # domains: how many labels listed names have
     prefixes: tuple[int, ...] = ()  # networks: the prefix lengths present
     v6: dict[tuple[int, int], int] = field(default_factory=dict)  # IPv6 key -> id
+    _intervals: Intervals | None = None  # IPv4 networks as disjoint ranges, made when first used
 
     @classmethod
     def make(cls, kind: str, start: int, keys: np.ndarray, values: pa.StringArray) -> Section:
@@ -276,16 +326,10 @@ class Section:
         if self.kind == "ipv4":
             q, pos = search(self.keys, ips, presorted)
             return q, pos + self.start
-        qs: list[np.ndarray] = []
-        ids: list[np.ndarray] = []
-        wide = ips.astype(np.uint64)
-        for prefix in self.prefixes:
-            # Masking keeps sorted addresses sorted, so sorting once serves every prefix.
-            key = (np.uint64(prefix) << np.uint64(32)) | (wide & np.uint64(prefix_mask(prefix)))
-            q, pos = search(self.keys, key, presorted)
-            qs.append(q)
-            ids.append(pos + self.start)
-        return np.concatenate(qs), np.concatenate(ids)
+        if self._intervals is None:
+            self._intervals = Intervals.of_networks(self.keys)
+        q, pos = self._intervals.find(ips, presorted)
+        return q, pos + self.start
 
     def find_ipv4_port(self, ips: np.ndarray, ports: np.ndarray) -> Pairs:
         """(address, port) against listed IP:port values; ports outside 0-65535 never match."""
