@@ -262,3 +262,18 @@ def test_bind_tz_option_applies_to_syslog_and_named_stamps() -> None:
     assert rows[1]["time"] == datetime(2013, 6, 5, 3, 20, 53, 123000, tzinfo=UTC)
     assert rows[5]["time"] == datetime(2013, 6, 5, 3, 20, 57, tzinfo=UTC)
     assert rows[6]["time"] == datetime(2013, 6, 5, 3, 20, 58, tzinfo=UTC)  # RFC 5424, +07:00
+
+
+def test_out_of_range_port_becomes_null(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.log"
+    path.write_text(
+        "05-Jun-2013 10:20:53.123 client 10.0.0.1#99999999999999999999 (a.example): "
+        "query: a.example IN A + (10.0.0.2)\n",
+        encoding="utf-8",
+    )
+    for fast in (True, False):
+        ctx = ReadContext(file=str(path), stats=ReadStats(file=str(path)), batch_size=10)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(bind.read_lines(stream, ctx, fast=fast))
+        (row,) = pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist()
+        assert (row["src_ip"], row["src_port"], row["host"]) == ("10.0.0.1", None, "a.example")

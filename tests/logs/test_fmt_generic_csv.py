@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lamsach.logs.formats import ReadStats, all_formats, get_format
+from lamsach.logs.formats import ReadContext, ReadStats, all_formats, generic_csv, get_format
 from lamsach.logs.formats.generic_csv import guess_mapping
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
@@ -172,3 +172,69 @@ def test_oversized_field_is_counted_and_reading_goes_on(tmp_path: Path) -> None:
     ]
     assert stats.skipped == {"unreadable CSV line": 1}
     assert stats.examples["unreadable CSV line"] == [3]
+
+
+def _both_ways(path: Path, chunk: int, **options: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk, options=options)
+        with path.open(encoding="utf-8", newline="") as stream:
+            batches = list(generic_csv.read_lines(stream, ctx, fast=fast))
+        out += [pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist(), stats]
+    return tuple(out)
+
+
+def _generated_csv(path: Path, quoted_tail: bool) -> None:
+    times = ["1714557600", "1714557600123", "2024-05-01T10:00:00Z", "2024-05-01 10:00:01", "", "x"]
+    ports = ["53", " 8080 ", "+5", "1_000", "-", "", "99999999999"]
+    lines = ["ts,src,dst,dport,query,answer,md5,bytes,action"]
+    for i in range(300):
+        src = [f"10.7.{i % 4}.{i % 250}", "2001:0db8::1", "not-an-ip", ""][i % 4]
+        host = [f"Q{i}.Example.com.", "", " spaced.example ", "."][i % 4]
+        answer = ["192.0.2.1;192.0.2.2", "", "cname.example 2001:db8::2", "x"][i % 4]
+        md5 = ["ab" * 16, "", "nothex"][i % 3]
+        row = [times[i % 6], src, "203.0.113.9" if i % 5 else "", ports[i % 7], host, answer, md5]
+        row += [str(i) if i % 2 else "-", "allow" if i % 3 else ""]
+        if i % 41 == 0:
+            row = row[:4]  # fewer fields than the header
+        if i % 53 == 0:
+            row = [*row, "extra"]
+        lines.append(",".join(row))
+        if i % 67 == 0:
+            lines.append("")
+    if quoted_tail:
+        lines.append('1714557601,10.7.9.9,,,"multi\nline.example",,,,')
+        lines.append("1714557602,10.7.9.10,,,after.example,,,,")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("quoted_tail", [False, True])
+@pytest.mark.parametrize("chunk", [7, 64, 10_000])
+def test_column_reader_equals_line_reader(tmp_path: Path, chunk: int, quoted_tail: bool) -> None:
+    path = tmp_path / "export.csv"
+    _generated_csv(path, quoted_tail)
+    fast, fast_stats, slow, slow_stats = _both_ways(path, chunk)
+    assert len(fast) > 200
+    assert fast == slow
+    assert fast_stats.skipped == slow_stats.skipped
+    assert fast_stats.examples == slow_stats.examples
+
+
+def test_quote_free_chunks_are_read_by_column(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("time,client,query\n1,10.0.0.1,a.example\n2,10.0.0.2,b.example\n")
+    layout = generic_csv._layout(
+        "time,client,query\n", 1, ReadContext(file="x", stats=ReadStats(file="x"))
+    )
+    assert layout is not None
+    lines = ["1,10.0.0.1,a.example\n", "2,10.0.0.2,b.example\n"]
+    batch = generic_csv._fast_chunk(
+        lines, 2, layout, ReadContext(file="x", stats=ReadStats(file="x"))
+    )
+    assert batch is not None and batch.column("host").to_pylist() == ["a.example", "b.example"]
+    quoted = ['1,10.0.0.1,"a.example"\n']
+    assert (
+        generic_csv._fast_chunk(quoted, 2, layout, ReadContext(file="x", stats=ReadStats(file="x")))
+        is None
+    )

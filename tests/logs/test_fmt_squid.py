@@ -205,3 +205,23 @@ def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     fast, fast_stats, slow, slow_stats = _both_ways(path, 50)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+def test_out_of_range_numbers_become_null(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.log"
+    path.write_text(
+        "99999999999999999999.000 5 10.0.0.1 TCP_MISS/200 99999999999999999999 CONNECT "
+        "a.example:99999 - HIER_DIRECT/203.0.113.1 -\n",
+        encoding="utf-8",
+    )
+    for fast in (True, False):
+        ctx = ReadContext(file=str(path), stats=ReadStats(file=str(path)), batch_size=10)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(squid.read_lines(stream, ctx, fast=fast))
+        (row,) = pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist()
+        assert (row["time"], row["bytes"], row["dst_port"], row["host"]) == (
+            None,
+            None,
+            None,
+            "a.example",
+        )

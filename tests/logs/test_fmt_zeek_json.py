@@ -238,3 +238,24 @@ def test_hostile_nesting_is_counted_not_fatal(tmp_path: Path) -> None:
     rows, stats = read_rows(path, "zeek-json")
     assert [row["line"] for row in rows] == [1, 3]
     assert stats.skipped == {"not valid JSON": 1}
+
+
+def test_out_of_range_numbers_become_null(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.json.log"
+    lines = [
+        '{"ts":1e300,"id.orig_h":"10.0.0.1","id.orig_p":99999999999,"id.resp_h":"10.0.0.2"}',
+        '{"ts":"inf","id.orig_h":"10.0.0.1","id.orig_p":-1,"id.resp_h":"10.0.0.2","id.resp_p":80}',
+        '{"ts":1.5,"id.orig_h":"10.0.0.1","id.orig_p":53,"id.resp_h":"10.0.0.2","orig_bytes":1e30}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for fast in (True, False):
+        stats = ReadStats(file=str(path))
+        ctx = ReadContext(file=str(path), stats=stats, batch_size=10)
+        with path.open(encoding="utf-8") as stream:
+            batches = list(zeek_json.read_lines(stream, ctx, fast=fast))
+        rows = pa.Table.from_batches(batches, schema=LOG_SCHEMA).to_pylist()
+        assert [(row["time"], row["src_port"], row["dst_port"]) for row in rows] == [
+            (None, None, None),
+            (None, None, 80),
+            (datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC), 53, None),
+        ]

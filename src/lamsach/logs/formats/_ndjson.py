@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from lamsach.logs.formats._rows import ip_or_none
+from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS, ip_or_none
 
 # Approximate: used to drop names (CNAME targets) from answer lists written by the engines
 # themselves, whose addresses are well-formed.
@@ -65,16 +65,26 @@ def arrow_table(lines: list[str]) -> pa.Table | None:
 
 
 def micros_of(column: pa.ChunkedArray) -> pa.Array | None:
-    """Epoch seconds (numbers) or ISO 8601 text as microseconds; None if neither."""
+    """Epoch seconds (numbers) or ISO 8601 text as microseconds (null outside years 1-9999,
+    as ``micros_in_range``); None if neither."""
     array = column.combine_chunks()
     try:
         if pa.types.is_floating(array.type) or pa.types.is_integer(array.type):
-            return pc.round(pc.multiply(array.cast(pa.float64()), 1e6)).cast(pa.int64())
-        if pa.types.is_string(array.type) or pa.types.is_timestamp(array.type):
-            return array.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            micros = pc.round(pc.multiply(array.cast(pa.float64()), 1e6)).cast(pa.int64())
+        elif pa.types.is_string(array.type) or pa.types.is_timestamp(array.type):
+            micros = array.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        else:
+            return None
     except pa.ArrowException:
         return None
-    return None
+    inside = pc.and_(pc.greater_equal(micros, MIN_MICROS), pc.less_equal(micros, MAX_MICROS))
+    return pc.if_else(inside, micros, pa.scalar(None, pa.int64()))
+
+
+def port_expr(expr: pl.Expr) -> pl.Expr:
+    """``to_port`` as a column expression: an integer from 0 to 65535, else null."""
+    number = expr.cast(pl.Int64, strict=False)
+    return pl.when((number >= 0) & (number <= 65535)).then(number).cast(pl.Int32)
 
 
 def host_expr(expr: pl.Expr) -> pl.Expr:

@@ -73,16 +73,35 @@ def clean_host(name: str | None) -> str | None:
     return name or None
 
 
+_INT64 = 2**63
+# Times outside years 1-9999 are damage, not data (and do not fit the schema's timestamp).
+MIN_MICROS = -62_135_596_800 * 1_000_000
+MAX_MICROS = 253_402_300_799 * 1_000_000
+
+
 def to_int(value: Any) -> int | None:
-    """An integer field, or None when it is absent, '-' or not a number."""
+    """An integer field (it must fit 64 bits), or None when absent, '-' or not a number."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    if not isinstance(value, int):
+        try:
+            value = int(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def to_port(value: Any) -> int | None:
+    """A port field: an integer from 0 to 65535, else None."""
+    number = to_int(value)
+    return number if number is not None and 0 <= number <= 65535 else None
+
+
+def micros_in_range(micros: int | None) -> int | None:
+    """Microseconds since the epoch when they fall in years 1 to 9999, else None."""
+    if micros is None or not MIN_MICROS <= micros <= MAX_MICROS:
         return None
+    return micros
 
 
 # Logs repeat the same few thousand addresses: parsing each once is most of the saving.
@@ -127,13 +146,16 @@ def epoch_or_iso_micros(value: Any) -> int | None:
     """A time given as epoch seconds (number or numeric text) or ISO 8601 text, in microseconds."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return round(value * 1_000_000)
-    if isinstance(value, str):
-        try:
-            return round(float(value) * 1_000_000)
-        except ValueError:
-            return to_micros(parse_iso(value.replace(" UTC", "+00:00")))
+    try:
+        if isinstance(value, int | float):
+            return micros_in_range(round(value * 1_000_000))
+        if isinstance(value, str):
+            try:
+                return micros_in_range(round(float(value) * 1_000_000))
+            except ValueError:
+                return to_micros(parse_iso(value.replace(" UTC", "+00:00")))
+    except (OverflowError, ValueError):  # inf, nan
+        return None
     if isinstance(value, datetime):
         return to_micros(value)
     return None

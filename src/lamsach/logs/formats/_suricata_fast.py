@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import ReadStats
-from lamsach.logs.formats._ndjson import arrow_table, host_expr, micros_of
+from lamsach.logs.formats._ndjson import arrow_table, host_expr, micros_of, port_expr
 from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 
@@ -139,8 +139,8 @@ def _frame(table: pa.Table) -> pl.DataFrame:
         if f.has("http")
         else pl.lit(False)
     )
-    sport = f.get("src_port", dtype=pl.Int64).cast(pl.Int32)
-    dport = f.get("dest_port", dtype=pl.Int64).cast(pl.Int32)
+    sport = port_expr(f.get("src_port", dtype=pl.Int64))
+    dport = port_expr(f.get("dest_port", dtype=pl.Int64))
     swap = dns_here & (f.get("dns", "type") == "answer") & (sport == 53) & (dport != 53)
     http_host = host_expr(f.get("http", "hostname"))
     host = pl.when(http_here).then(http_host).otherwise(pl.when(dns_here).then(_dns_host(f)))

@@ -10,7 +10,13 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from lamsach.logs.formats._ndjson import arrow_table, host_expr, ips_expr, micros_of
+from lamsach.logs.formats._ndjson import (
+    arrow_table,
+    host_expr,
+    ips_expr,
+    micros_of,
+    port_expr,
+)
 from lamsach.logs.schema import batch_from_columns
 
 _STRING = pl.String
@@ -106,9 +112,9 @@ def fast_batch(lines: list[str], first_line: int, file: str) -> pa.RecordBatch |
         proto = _col(names, "proto").str.to_lowercase()
         out = frame.select(
             _col(names, "id.orig_h").alias("src_ip"),
-            _col(names, "id.orig_p").cast(pl.Int32).alias("src_port"),
+            port_expr(_col(names, "id.orig_p")).alias("src_port"),
             _col(names, "id.resp_h").alias("dst_ip"),
-            _col(names, "id.resp_p").cast(pl.Int32).alias("dst_port"),
+            port_expr(_col(names, "id.resp_p")).alias("dst_port"),
             pl.when(kind.is_in(["http", "ssl"]))
             .then(proto.fill_null("tcp"))
             .otherwise(proto)

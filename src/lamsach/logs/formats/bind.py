@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series
+from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series, port_expr
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -21,6 +21,7 @@ from lamsach.logs.formats._rows import (
     ips_in,
     local_zone,
     syslog_year,
+    to_port,
 )
 from lamsach.logs.formats._syslog import MONTHS, parse_iso, strip_syslog, to_micros
 from lamsach.logs.schema import batch_from_columns
@@ -95,7 +96,7 @@ def _parse(message: str) -> tuple[Any, ...] | str | None:
     if client is None:
         return None
     rest = message[client.end() :]
-    src, sport = ip_or_none(client.group(1)), int(client.group(2))
+    src, sport = ip_or_none(client.group(1)), to_port(client.group(2))
     query = _QUERY.match(rest)
     if query is not None:
         name, _qclass, _qtype, flags, server = query.groups()
@@ -162,7 +163,7 @@ def _fast_chunk(
     out = plain.select(
         pl.col(stamp).replace_strict(times, default=None, return_dtype=pl.Int64).alias("time"),
         pl.col(client).alias("src_ip"),
-        pl.col(port).cast(pl.Int32).alias("src_port"),
+        port_expr(pl.col(port)).alias("src_port"),
         pl.col(server).alias("dst_ip"),
         pl.when(pl.col(flags).str.contains("T", literal=True))
         .then(pl.lit("tcp"))

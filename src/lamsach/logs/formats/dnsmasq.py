@@ -17,6 +17,7 @@ from lamsach.logs.formats._rows import (
     ip_or_none,
     local_zone,
     syslog_year,
+    to_port,
     without_bom,
 )
 from lamsach.logs.formats._syslog import strip_syslog, to_micros
@@ -94,7 +95,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             extra_ip, extra_port, _qtype, name, client = query.groups()
             host, src = clean_host(name), ip_or_none(extra_ip or client)
             clients.asked(host, src)
-            port = int(extra_port) if extra_port else None
+            port = to_port(extra_port)
             rows.append((when, src, port, host, None, None, "dns", line_no))
         else:
             answer = _ANSWER.match(message)
@@ -109,7 +110,7 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             client = clients.answered(host, line_no)
             if extra_ip:
                 client = ip_or_none(extra_ip)
-            port = int(extra_port) if extra_port else None
+            port = to_port(extra_port)
             address = ip_or_none(value.split(" ", 1)[0])
             last = rows[-1] if rows else None
             if source.startswith(_BLOCKED):

@@ -12,12 +12,17 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series
+from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series, port_expr
 from lamsach.logs.formats._rows import (
+    MAX_MICROS,
+    MIN_MICROS,
     RowBuffer,
     clean_host,
     head_without_bom,
     ip_or_none,
+    micros_in_range,
+    to_int,
+    to_port,
 )
 from lamsach.logs.formats._syslog import to_micros
 from lamsach.logs.schema import batch_from_columns
@@ -61,7 +66,7 @@ def _target(method: str, target: str) -> tuple[str | None, int | None, str | Non
         host, _, port = target.rpartition(":") if target.count(":") == 1 else (target, "", "")
         if target.startswith("["):  # [2001:db8::1]:443
             host, _, port = target[1:].partition("]:")
-        return clean_host(host), int(port) if port.isdigit() else None, None
+        return clean_host(host), to_port(port), None
     try:
         parts = urlsplit(target)
         url_port = parts.port
@@ -83,14 +88,14 @@ def _native(match: re.Match[str], line_no: int) -> tuple[Any, ...]:
     host, port, url = _target(method, target)
     host, server = _split_address(host, ip_or_none(peer))
     return (
-        round(float(stamp) * 1_000_000),
+        micros_in_range(round(float(stamp) * 1_000_000)),
         ip_or_none(client),
         server,
         port,
         "tcp",
         host,
         url,
-        int(size) if size != "-" else None,
+        to_int(size),
         code,
         "proxy",
         line_no,
@@ -113,7 +118,7 @@ def _common(match: re.Match[str], line_no: int) -> tuple[Any, ...] | None:
         "tcp",
         host,
         url,
-        int(size) if size != "-" else None,
+        to_int(size),
         code,
         "proxy",
         line_no,
@@ -183,11 +188,12 @@ def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table
             ip_series(fast.get_column(client)),
             ip_series(fast.get_column(peer)),
         )
+        micros = (pl.col(stamp).cast(pl.Float64) * 1e6).round(0).cast(pl.Int64)
         out = fast.select(
-            (pl.col(stamp).cast(pl.Float64) * 1e6).round(0).cast(pl.Int64).alias("time"),
+            pl.when(micros.is_between(MIN_MICROS, MAX_MICROS)).then(micros).alias("time"),
             pl.col(client).alias("src_ip"),
             pl.coalesce(pl.col(peer), pl.col("host_ip")).alias("dst_ip"),
-            pl.col("port").cast(pl.Int32).alias("dst_port"),
+            port_expr(pl.col("port")).alias("dst_port"),
             pl.lit("tcp").alias("proto"),
             pl.when(pl.col("host_ip").is_null()).then(pl.col("host")).alias("host"),
             pl.when(absolute).then(pl.col(target)).alias("url"),

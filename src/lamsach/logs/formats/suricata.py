@@ -18,6 +18,7 @@ from lamsach.logs.formats._rows import (
     ip_or_none,
     ips_in,
     to_int,
+    to_port,
 )
 from lamsach.logs.formats._suricata_fast import fast_batch
 
@@ -81,7 +82,7 @@ def _http_fields(http: dict[str, Any]) -> tuple[str | None, str | None]:
         return host, path  # the absolute form a proxy is asked for
     if host is None:
         return None, None
-    port = to_int(http.get("http_port"))
+    port = to_port(http.get("http_port"))
     authority = f"{host}:{port}" if port and port != 80 else host
     if ":" in host:
         authority = f"[{host}]:{port}" if port and port != 80 else f"[{host}]"
@@ -103,14 +104,14 @@ def _flow_bytes(flow: Any) -> int | None:
     up, down = to_int(flow.get("bytes_toserver")), to_int(flow.get("bytes_toclient"))
     if up is None and down is None:
         return None
-    return (up or 0) + (down or 0)
+    return to_int((up or 0) + (down or 0))
 
 
 def _row(event: dict[str, Any], event_type: str, line_no: int) -> tuple[Any, ...] | None:
     src, dst = ip_or_none(event.get("src_ip")), ip_or_none(event.get("dest_ip"))
     if src is None and dst is None:
         return None
-    sport, dport = to_int(event.get("src_port")), to_int(event.get("dest_port"))
+    sport, dport = to_port(event.get("src_port")), to_port(event.get("dest_port"))
     host = url = answers = hashes = action = None
     size = None
     app = event.get(event_type)

@@ -18,6 +18,7 @@ from lamsach.logs.formats._rows import (
     ip_or_none,
     ips_in,
     to_int,
+    to_port,
 )
 from lamsach.logs.formats._zeek_json_fast import fast_batch
 
@@ -153,7 +154,7 @@ def _sum_bytes(a: Any, b: Any) -> int | None:
     first, second = to_int(a), to_int(b)
     if first is None and second is None:
         return None
-    return (first or 0) + (second or 0)
+    return to_int((first or 0) + (second or 0))
 
 
 def _row(record: dict[str, Any], hint: str | None, line_no: int) -> tuple[Any, ...] | None:
@@ -200,9 +201,9 @@ def _row(record: dict[str, Any], hint: str | None, line_no: int) -> tuple[Any, .
     return (
         epoch_or_iso_micros(record.get("ts")),
         src,
-        to_int(sport),
+        to_port(sport),
         dst,
-        to_int(dport),
+        to_port(dport),
         proto.lower() if isinstance(proto, str) else None,
         host,
         url,
