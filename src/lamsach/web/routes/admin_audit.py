@@ -24,7 +24,12 @@ def audit_page(
 ) -> Response:
     require_anywhere(user, Action.VIEW_AUDIT_LOG)
     entries = audit.entries(
-        db, action=action or None, username=username or None, limit=200, offset=offset
+        db,
+        viewer=user,
+        action=action or None,
+        username=username or None,
+        limit=200,
+        offset=offset,
     )
     return render(
         request,
@@ -60,5 +65,7 @@ def api_audit(
             client_ip=e.client_ip,
             detail=e.detail or {},
         )
-        for e in audit.entries(db, action=action, username=username, limit=limit, offset=offset)
+        for e in audit.entries(
+            db, viewer=user, action=action, username=username, limit=limit, offset=offset
+        )
     ]
