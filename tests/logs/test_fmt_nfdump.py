@@ -110,3 +110,14 @@ def test_damaged_lines_are_counted_never_raised(data: st.DataObject) -> None:
     records = sum(batch.num_rows for batch in batches)
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
     assert records + stats.skipped_total <= len(damaged)
+
+
+def test_stray_quotes_do_not_join_lines(tmp_path: Path) -> None:
+    lines = (DATA / "b_nfdump.csv").read_text().splitlines()
+    path = tmp_path / "quotes.csv"
+    path.write_text("\n".join([lines[0], '"' + lines[1], lines[2], '"', lines[3]]) + "\n")
+    table, stats = read_table(path)
+    assert table.column("line").to_pylist() == [2, 3, 5]
+    assert table.column("time").to_pylist()[0] is None  # '"2024-...' is no time; the flow stays
+    assert table.column("src_ip").to_pylist() == ["10.20.1.15", "10.20.1.15", "10.20.1.16"]
+    assert stats.skipped == {"bad flow line": 1}  # the lone quote
