@@ -31,6 +31,7 @@ from lamsach.matching.summary import HitSummary, listed
 EXIT_CLEAN, EXIT_HITS, EXIT_ERROR = 0, 1, 2
 INDEX_SUFFIX = ".lsidx"
 SHOWN_HITS = 20  # hits printed on the terminal when no --out file is given
+MAX_FILE_ROWS = 40  # files listed one by one in the summary
 
 
 class RateColumn(ProgressColumn):
@@ -267,9 +268,25 @@ def print_summary(
         ("why skipped", "left"),
     ):
         files.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for path, stats in report.files.items():
+    shown_files = list(report.files.items())
+    if len(shown_files) > MAX_FILE_ROWS:
+        # Many files: those with skipped lines first, the rest summed on one row.
+        shown_files.sort(key=lambda item: -item[1].skipped_total)
+        rest = shown_files[MAX_FILE_ROWS - 1 :]
+        shown_files = shown_files[: MAX_FILE_ROWS - 1]
+    else:
+        rest = []
+    for path, stats in shown_files:
         files.add_row(
             path, stats.format, f"{stats.records:,}", f"{stats.skipped_total:,}", _reasons(stats)
+        )
+    if rest:
+        files.add_row(
+            f"({len(rest):,} more files)",
+            "",
+            f"{sum(s.records for _, s in rest):,}",
+            f"{sum(s.skipped_total for _, s in rest):,}",
+            "",
         )
     console.print(files)
     if summary.total:

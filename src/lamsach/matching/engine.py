@@ -165,6 +165,8 @@ def scan_task(
                 reported, last = state, now
     except (OSError, EOFError, ValueError, zstandard.ZstdError, pa.ArrowException) as exc:
         error = f"stopped reading after {stats.records} records: {exc}"
+    except Exception as exc:  # a fault in one format's reader must not end the whole scan
+        error = f"stopped reading after {stats.records} records: {type(exc).__name__}: {exc}"
     if counter:
         stats.bytes_read = counter[0].count
     if progress is not None:
