@@ -124,10 +124,13 @@ def test_campaign_set_up(portal: Portal) -> None:
         "owner_unit_id": str(city),
         "template_id": str(template),
         "refs": "1298/CATTT-NCSC\n2345/UBND-VHTT",
-        "start_date": "2023-09-01",
-        "deadline": "2023-10-15",
+        "start_date": "01/09/2023",  # typed dd/mm/yyyy; ISO dates are read too
+        "deadline": "15/10/2023",
         "lock_date": "2023-10-01",
     }
+    not_a_day = coordinator.post("/campaigns/new", data={**form, "deadline": "31/02/2023"})
+    assert not_a_day.status_code == 422
+    assert "Nhập ngày theo dạng dd/mm/yyyy." in not_a_day.text
     refused = coordinator.post("/campaigns/new", data=form)
     assert refused.status_code == 422
     assert "hạn báo cáo ≤ ngày khóa số liệu" in refused.text
@@ -139,7 +142,7 @@ def test_campaign_set_up(portal: Portal) -> None:
     assert campaign["deadline"] == "2023-10-15" and campaign["lock_date"] == "2023-10-31"
     granted = coordinator.post(
         f"/campaigns/{campaign_id}/exceptions",
-        data={"unit_id": str(ward), "lock_date": "2023-11-30", "reason": "Sáp nhập"},
+        data={"unit_id": str(ward), "lock_date": "30/11/2023", "reason": "Sáp nhập"},
     )
     assert granted.status_code == 303
     exceptions = coordinator.get(f"/api/campaigns/{campaign_id}/exceptions").json()

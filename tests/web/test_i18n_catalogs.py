@@ -72,3 +72,15 @@ def test_vietnamese_number_and_date_formats() -> None:
     assert i18n.fmt_date(date(2022, 9, 30), "vi") == "30/09/2022"
     # Stored timestamps are UTC; 20:00 UTC is 03:00 the next day in Vietnam.
     assert i18n.fmt_datetime(datetime(2022, 9, 30, 20, 0), "vi") == "01/10/2022 03:00"
+
+
+def test_dates_are_read_day_first() -> None:
+    from datetime import date
+
+    import pytest
+
+    for text in ("30/9/2022", "30/09/2022", "30.09.2022", "30-09-2022", "2022-09-30"):
+        assert i18n.parse_date(text) == date(2022, 9, 30), text
+    for bad in ("31/02/2023", "09/30/2022", "hôm nay", ""):
+        with pytest.raises(ValueError):
+            i18n.parse_date(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -90,6 +91,19 @@ def fmt_date(value: dt.date | dt.datetime | None, locale: str) -> str:
     if isinstance(value, dt.datetime):
         value = value.date()
     return format_date(value, "dd/MM/yyyy", locale=locale)
+
+
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as people here type it: dd/mm/yyyy (also with . or -), or ISO yyyy-mm-dd."""
+    cleaned = text.strip()
+    match = _DAY_FIRST.match(cleaned)
+    if match:
+        day, month, year = (int(part) for part in match.groups())
+        return dt.date(year, month, day)
+    return dt.date.fromisoformat(cleaned)
 
 
 def fmt_datetime(value: dt.datetime | None, locale: str) -> str:

@@ -14,6 +14,7 @@ WEB_MESSAGES: dict[str, str] = {
     "csrf.rejected": _("The form has expired or did not come from this portal; reload the page."),
     "request.invalid": _("The request is not valid."),
     "page.not_found": _("This page does not exist."),
+    "date.invalid": _("Enter the date as dd/mm/yyyy."),
     "login.failed": _("Wrong username or password."),
     "login.throttled": _("Too many failed logins; try again in a few minutes."),
     "upload.too_large": _("The file is too large (at most %(limit)s)."),

@@ -17,6 +17,7 @@ from lamsach.campaign.templates import get_template, list_templates
 from lamsach.campaign.units import get_unit, subtree
 from lamsach.storage.models import Campaign, User
 from lamsach.web.deps import CurrentUser, Db, flash, render, request_locale, t
+from lamsach.web.i18n import parse_date
 from lamsach.web.messages import field_errors
 from lamsach.web.schemas import (
     CampaignIn,
@@ -28,6 +29,7 @@ from lamsach.web.schemas import (
 )
 
 router = APIRouter()
+DATE_FORMAT = "%d/%m/%Y"
 
 
 def _fields(body: CampaignIn) -> svc.CampaignFields:
@@ -70,9 +72,9 @@ def update(db: Session, user: User, campaign: Campaign, body: CampaignIn) -> Cam
 
 def _parse_date(raw: str, field: str, issues: list[Issue]) -> date:
     try:
-        return date.fromisoformat(raw.strip())
+        return parse_date(raw)
     except ValueError:
-        issues.append(Issue(field, "field.required"))
+        issues.append(Issue(field, "date.invalid", {"value": raw[:40]}))
         return date.min
 
 
@@ -136,9 +138,9 @@ def _values_of(campaign: Campaign) -> dict[str, object]:
         "refs": "\n".join(campaign.directive_refs or []),
         "owner_unit_id": campaign.owner_unit_id,
         "template_id": campaign.template_id,
-        "start_date": campaign.start_date.isoformat(),
-        "deadline": campaign.deadline.isoformat(),
-        "lock_date": campaign.lock_date.isoformat(),
+        "start_date": campaign.start_date.strftime(DATE_FORMAT),
+        "deadline": campaign.deadline.strftime(DATE_FORMAT),
+        "lock_date": campaign.lock_date.strftime(DATE_FORMAT),
     }
 
 
