@@ -312,6 +312,7 @@ class IndicatorIndex:
     def nbytes(self) -> int:
         """Memory held by the arrays of the index (not counting the interpreter)."""
         total = self.meta.nbytes + sum(section.nbytes() for section in self.sections)
+        total += self.listed.extra_nbytes() + self.allow.extra_nbytes()
         return total + (self._meta_ids.nbytes if self._meta_ids is not None else 0)
 
     # --- one value ------------------------------------------------------------------------------

@@ -284,35 +284,43 @@ def normalize_hosts(raw: pa.Array) -> pl.Series:
 
 @dataclass
 class _Hosts:
-    """Distinct normalised hosts: IP literals parsed, the rest names."""
+    """Distinct hosts: IP literals parsed, the rest normalised names (``names[i]`` is ``at[i]``)."""
 
-    hosts: pl.Series
+    size: int
     addresses: _Addresses
-    is_name: np.ndarray
+    names: pl.Series
+    at: np.ndarray
 
     @classmethod
-    def parse(cls, hosts: pl.Series) -> _Hosts:
-        present = (hosts != "").fill_null(False).to_numpy()
-        maybe_v6 = hosts.str.contains(":", literal=True).fill_null(False).to_numpy()
-        addresses = _Addresses.parse(hosts, maybe_v6 & present)
-        is_address = addresses.is_v4 & present
-        for i in addresses.v6:
-            is_address[i] = True
-        addresses.is_v4 &= present
-        return cls(hosts, addresses, present & ~is_address)
+    def parse(cls, raw: pa.Array) -> _Hosts:
+        # A strict dotted quad (most DNS answers) is already normal: only the rest is normalised.
+        quad, number = parse_ipv4(as_series(raw))
+        rest = np.flatnonzero(~quad)
+        hosts = normalize_hosts(raw.take(pa.array(rest)))
+        present = (hosts != "").to_numpy()
+        maybe_v6 = hosts.str.contains(":", literal=True).to_numpy()
+        found = _Addresses.parse(hosts, maybe_v6 & present)
+        found.is_v4 &= present
+        quad[rest] = found.is_v4
+        number[rest[found.is_v4]] = found.v4[found.is_v4]
+        name = present & ~found.is_v4
+        name[list(found.v6)] = False
+        v6 = {int(rest[i]): address for i, address in found.v6.items()}
+        addresses = _Addresses(quad, number, v6)
+        return cls(len(raw), addresses, hosts.filter(pl.Series(name)), rest[name])
 
     def match(self, matcher: Matcher, only: np.ndarray | None = None) -> Pairs:
         parts = [self.addresses.match(matcher, only)]
-        chosen = np.flatnonzero(self.is_name if only is None else self.is_name & only)
+        chosen = np.arange(len(self.at)) if only is None else np.flatnonzero(only[self.at])
         if len(chosen) and matcher.has("domain", "hostname"):
-            q, ids = matcher.names(self.hosts.gather(chosen))
-            parts.append((chosen[q], ids))
+            q, ids = matcher.names(self.names.gather(chosen))
+            parts.append((self.at[chosen[q]], ids))
         return concat_pairs(parts)
 
     def allowed(self, matcher: Matcher, candidates: np.ndarray) -> np.ndarray:
-        allowed = np.zeros(len(self.hosts), dtype=bool)
+        allowed = np.zeros(self.size, dtype=bool)
         if len(candidates) and _has_any(matcher):
-            only = np.zeros(len(self.hosts), dtype=bool)
+            only = np.zeros(self.size, dtype=bool)
             only[candidates] = True
             allowed[self.match(matcher, only)[0]] = True
         return allowed
@@ -326,7 +334,7 @@ def _match_names(
     values: pa.Array, parents: np.ndarray | None, index: IndicatorIndex, rank: int
 ) -> list[_Found]:
     codes, distinct = _distinct(values)
-    hosts = _Hosts.parse(normalize_hosts(distinct))
+    hosts = _Hosts.parse(distinct)
     pairs = hosts.match(index.listed)
     pairs = _drop_allowed(pairs, hosts.allowed(index.allow, pairs[0]))
     positions, ids = _expand(codes, pairs, len(distinct))
@@ -338,7 +346,7 @@ def _match_urls(values: pa.Array, index: IndicatorIndex, rank: int) -> list[_Fou
     codes, distinct = _distinct(values)
     urls = as_series(distinct)
     raw_hosts = urls.str.extract(URL_HOST_PATTERN, 1).to_arrow()
-    hosts = _Hosts.parse(normalize_hosts(_as_string(raw_hosts)))
+    hosts = _Hosts.parse(_as_string(raw_hosts))
     pairs = hosts.match(index.listed)
     pairs = concat_pairs([pairs, _listed_urls(index.listed, urls)])
     if len(pairs[0]):

@@ -39,6 +39,15 @@ class Matcher:
     def has(self, *kinds: str) -> bool:
         return any(kind in self.sections and len(self.sections[kind]) for kind in kinds)
 
+    def extra_nbytes(self) -> int:
+        """Memory of the look-up aids made on first use (block filter, network ranges)."""
+        total = self._blocks.nbytes if self._blocks is not None else 0
+        for section in self.sections.values():
+            ranges = section.ranges
+            if ranges is not None:
+                total += ranges.bounds.nbytes + ranges.offsets.nbytes + ranges.positions.nbytes
+        return total
+
     def _get(self, kind: str) -> Section | None:
         section = self.sections.get(kind)
         return section if section is not None and len(section) else None

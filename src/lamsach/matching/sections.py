@@ -251,7 +251,7 @@ class Section:
     label_counts: tuple[int, ...] = ()  # domains: how many labels listed names have
     prefixes: tuple[int, ...] = ()  # networks: the prefix lengths present
     v6: dict[tuple[int, int], int] = field(default_factory=dict)  # IPv6 key -> id
-    _intervals: Intervals | None = None  # IPv4 networks as disjoint ranges, made when first used
+    ranges: Intervals | None = None  # IPv4 networks as disjoint ranges, made when first used
 
     @classmethod
     def make(cls, kind: str, start: int, keys: np.ndarray, values: pa.StringArray) -> Section:
@@ -326,9 +326,9 @@ class Section:
         if self.kind == "ipv4":
             q, pos = search(self.keys, ips, presorted)
             return q, pos + self.start
-        if self._intervals is None:
-            self._intervals = Intervals.of_networks(self.keys)
-        q, pos = self._intervals.find(ips, presorted)
+        if self.ranges is None:
+            self.ranges = Intervals.of_networks(self.keys)
+        q, pos = self.ranges.find(ips, presorted)
         return q, pos + self.start
 
     def find_ipv4_port(self, ips: np.ndarray, ports: np.ndarray) -> Pairs:
