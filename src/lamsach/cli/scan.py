@@ -319,12 +319,13 @@ def print_summary(
     if out is not None:
         line += f", written to {out}"
     console.print(line)
-    if unread or report.errors:
+    if unread:
         console.print(
-            f"[yellow]Could not read {unread:,} lines"
-            + (f" and {len(report.errors)} files" if report.errors else "")
-            + " (see above).[/yellow]"
+            f"[yellow]Skipped {unread:,} lines that held no record lamsach could read "
+            "(reasons above).[/yellow]"
         )
+    if report.errors:
+        console.print(f"[red]Could not read {len(report.errors):,} files (errors below).[/red]")
 
 
 def _print_hits(console: Console, shown: list[dict[str, Any]], total: int) -> None:

@@ -94,7 +94,8 @@ def plan_tasks(
         try:
             name = get_format(fmt).name if fmt else detect_format(path).name
         except (LogReadError, KeyError) as exc:
-            errors.append(PlanError(path, str(exc).strip("'\"")))
+            message = str(exc).strip("'\"").removeprefix(f"{path}: ")
+            errors.append(PlanError(path, message))
             continue
         if _splittable(path, name, parts, min_split):
             try:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 FAMILY_PREFIXES = ("family:", "malware:", "malware_family:", "malware-family:")
+NO_SUSPECT = "(no internal side)"  # both sides outside the internal networks
 MAX_LISTED = 5  # indicators or families shown per suspect before "+N more"
 
 
@@ -51,7 +52,7 @@ class HitSummary:
             counts = pc.value_counts(hits.column(column).combine_chunks())
             for item in counts.to_pylist():
                 counter[item["values"] or "?"] += item["counts"]
-        suspect = pc.fill_null(hits.column("suspect"), "?")
+        suspect = pc.fill_null(hits.column("suspect"), NO_SUSPECT)
         grouped = (
             pa.table({"suspect": suspect, "time": hits.column("time")})
             .group_by("suspect")
