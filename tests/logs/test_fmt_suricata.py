@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from lamsach.logs.formats import ReadContext, ReadStats, get_format, suricata
-from lamsach.logs.formats._ndjson import chunks
+from lamsach.logs.formats._columnar import chunks
 from lamsach.logs.formats._suricata_fast import fast_batch
 from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA

@@ -1,4 +1,4 @@
-"""Row buffering and small value clean-ups shared by the line-by-line log formats."""
+"""Row buffering and the value clean-ups (addresses, hosts, ports, times) the formats share."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import ReadStats
-from lamsach.logs.formats._ndjson import arrow_table, host_expr, micros_of, port_expr
+from lamsach.logs.formats._columnar import arrow_table, host_expr, micros_of, port_expr
 from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from lamsach.logs.formats._ndjson import (
+from lamsach.logs.formats._columnar import (
     arrow_table,
     host_expr,
     ips_expr,

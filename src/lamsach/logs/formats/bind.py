@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series, port_expr
+from lamsach.logs.formats._columnar import chunks, host_expr, ip_series, port_expr
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import chunks, host_expr, ip_series
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,

@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._ndjson import chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import chunks, host_expr, ip_series
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,

@@ -9,7 +9,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._ndjson import chunks
+from lamsach.logs.formats._columnar import chunks
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,

@@ -1,8 +1,9 @@
-"""Reading JSON-lines logs a chunk at a time with Arrow's C++ parser, for the JSON formats.
+"""Reading logs a chunk of lines at a time by column (Arrow's parsers, polars expressions).
 
-Arrow parses a clean chunk several times faster than ``json.loads`` per line; a chunk it cannot
-take exactly (a blank or broken line, a field changing type) goes to the format's per-line
-reader instead, so that bad lines are counted with their numbers as usual.
+A format's column reader takes a chunk it can read exactly and gives the same rows as its
+per-line reader; any other chunk (or line) goes to the per-line reader, so that bad lines are
+counted with their numbers as usual. Here: the chunking, Arrow's JSON reading, and the column
+forms of the per-line value clean-ups in ``_rows``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import pyarrow.json as pj
 
 from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS, ip_or_none
 
-# Approximate: used to drop names (CNAME targets) from answer lists written by the engines
-# themselves, whose addresses are well-formed.
 MAX_CHUNK_CHARS = 32 * 1024 * 1024
 _MAX_NESTING = 1000
 _NEST_SAFE_CHARS = 4 * _MAX_NESTING  # a shorter line cannot nest that deep
+# Approximate: used to drop names (CNAME targets) from answer lists written by the engines
+# themselves, whose addresses are well-formed.
 IP_PATTERN = r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$"
 
 
