@@ -558,7 +558,8 @@ def row(
     check: str,
 ) -> list[str]:
     rate = records / run.seconds
-    steady = records / max(run.seconds - startup, 1e-9)
+    # On a busy machine the start-up alone can take longer than a short run: say so.
+    steady = f"{records / (run.seconds - startup) / cores:,.0f}" if run.seconds > startup else "n/a"
     return [
         tool,
         log,
@@ -567,7 +568,7 @@ def row(
         f"{rate:,.0f}",
         f"{rate / cores:,.0f}",
         f"{startup:.2f}",
-        f"{steady / cores:,.0f}",
+        steady,
         f"{size / run.seconds / 1e6:,.0f}",
         f"{run.peak_rss / 2**20:,.0f}",
         check,
