@@ -121,3 +121,25 @@ def test_stray_quotes_do_not_join_lines(tmp_path: Path) -> None:
     assert table.column("time").to_pylist()[0] is None  # '"2024-...' is no time; the flow stays
     assert table.column("src_ip").to_pylist() == ["10.20.1.15", "10.20.1.15", "10.20.1.16"]
     assert stats.skipped == {"bad flow line": 1}  # the lone quote
+
+
+def test_newer_nfdump_column_names(tmp_path: Path) -> None:
+    # nfdump 1.7.5+ names the CSV columns in words (and %tsr writes epoch seconds).
+    path = tmp_path / "flows.csv"
+    path.write_text(
+        "firstSeen,lastSeen,duration,proto,srcAddr,dstAddr,srcPort,dstPort,inPackets,"
+        "inBytes,outBytes,flows\n"
+        "2024-03-05 08:15:02.312,2024-03-05 08:15:04.118,1.806,TCP,10.20.1.15,203.0.113.66,"
+        "49822,443,12,4213,18230,1\n"
+        "1709626981.123,1709626981.500,0.377,UDP,10.20.1.16,192.0.2.53,53544,53,1,73,0,1\n"
+    )
+    assert detect_format(str(path)).name == "nfdump"
+    table, stats = read_table(path, batch_size=10)
+    rows = table.to_pylist()
+    assert [(r["src_ip"], r["dst_port"], r["proto"], r["bytes"]) for r in rows] == [
+        ("10.20.1.15", 443, "tcp", 4213 + 18230),
+        ("10.20.1.16", 53, "udp", 73),
+    ]
+    assert rows[0]["time"] == datetime(2024, 3, 5, 8, 15, 2, 312000, tzinfo=UTC)
+    assert rows[1]["time"] == datetime(2024, 3, 5, 8, 23, 1, 123000, tzinfo=UTC)
+    assert stats.skipped_total == 0

@@ -30,8 +30,39 @@ BLOCK_CHARS = 1 << 22
 _IP_CHARS = r"^[0-9A-Fa-f:.]+$"
 
 
+# nfdump 1.7.5 and later name the CSV columns in words; they are read as the short names.
+RENAME = {
+    "firstSeen": "ts",
+    "lastSeen": "te",
+    "duration": "td",
+    "proto": "pr",
+    "srcAddr": "sa",
+    "dstAddr": "da",
+    "srcPort": "sp",
+    "dstPort": "dp",
+    "inBytes": "ibyt",
+    "bytes": "ibyt",
+    "outBytes": "obyt",
+}
+
+
 def sniff(head: list[str]) -> bool:
-    return bool(head) and head[0].lstrip("\ufeff").startswith("ts,te,td,sa,da,sp,dp,pr,")
+    if not head:
+        return False
+    first = head[0].lstrip("\ufeff")
+    if first.startswith("ts,te,td,sa,da,sp,dp,pr,"):
+        return True
+    names = set(first.split(","))
+    return {"firstSeen", "srcAddr", "dstAddr"} <= names
+
+
+def column_names(header: str) -> list[str]:
+    """The header's column names in nfdump's short form; a repeated name keeps its first place."""
+    names: list[str] = []
+    for raw in header.split(","):
+        name = RENAME.get(raw.strip(), raw.strip())
+        names.append(name if name not in names else f"{name}#{len(names)}")
+    return names
 
 
 def _ints(values: pa.Array) -> pa.Array:
@@ -40,7 +71,13 @@ def _ints(values: pa.Array) -> pa.Array:
 
 
 def _times(values: pa.Array) -> pa.Array:
-    # "2024-01-08 12:34:56.789": whole seconds by strptime, the fraction added as microseconds.
+    # "2024-01-08 12:34:56.789": whole seconds by strptime, the fraction added as microseconds;
+    # "1704717296.789" (nfdump's raw %tsr) is seconds since the epoch.
+    raw = pc.extract_regex(values, r"^(?P<s>\d{1,11})(?:\.(?P<f>\d{1,6}))?$")
+    is_raw = pc.fill_null(pc.is_valid(raw), False)
+    whole = pc.cast(pc.if_else(is_raw, raw.field("s"), "0"), pa.int64())
+    part = pc.utf8_rpad(pc.fill_null(pc.if_else(is_raw, raw.field("f"), ""), ""), 6, "0")
+    epoch = pc.add(pc.multiply(whole, 1_000_000), pc.cast(part, pa.int64()))
     seconds = pc.strptime(
         pc.utf8_slice_codeunits(values, 0, 19), "%Y-%m-%d %H:%M:%S", "us", error_is_null=True
     )
@@ -49,6 +86,7 @@ def _times(values: pa.Array) -> pa.Array:
     padded = pc.utf8_rpad(pc.if_else(digits, fraction, "0"), 6, "0")
     micros = pc.cast(padded, pa.int64())
     stamps = pc.add(pc.cast(seconds, pa.int64()), micros)
+    stamps = pc.if_else(is_raw, epoch, stamps)
     return pc.cast(stamps, pa.timestamp("us", tz="UTC"))
 
 
@@ -138,8 +176,8 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if first.strip():
             break
     header = first.strip().lstrip("\ufeff")
-    if header.startswith("ts,"):
-        names = header.split(",")
+    if header.startswith("ts,") or sniff([header]):
+        names = column_names(header)
         missing = [name for name in ("sa", "da") if name not in names]
         if missing:
             ctx.stats.skip("header without addresses", line_no)
