@@ -124,7 +124,7 @@ def test_stray_quotes_do_not_join_lines(tmp_path: Path) -> None:
 
 
 def test_newer_nfdump_column_names(tmp_path: Path) -> None:
-    # nfdump 1.7.5+ names the CSV columns in words (and %tsr writes epoch seconds).
+    # Current nfdump releases name the CSV columns in words (and %tsr writes epoch seconds).
     path = tmp_path / "flows.csv"
     path.write_text(
         "firstSeen,lastSeen,duration,proto,srcAddr,dstAddr,srcPort,dstPort,inPackets,"

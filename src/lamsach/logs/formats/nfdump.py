@@ -30,7 +30,7 @@ BLOCK_CHARS = 1 << 22
 _IP_CHARS = r"^[0-9A-Fa-f:.]+$"
 
 
-# nfdump 1.7.5 and later name the CSV columns in words; they are read as the short names.
+# Current nfdump releases name the CSV columns in words; they are read as the short names.
 RENAME = {
     "firstSeen": "ts",
     "lastSeen": "te",
