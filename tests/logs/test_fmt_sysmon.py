@@ -589,3 +589,42 @@ def test_evtx_fast_path_agrees_with_xml_rendering(
     pairs = zip(fast.column("time").to_pylist(), slow.column("time").to_pylist(), strict=True)
     assert all(abs((a - b).total_seconds()) < 5e-6 for a, b in pairs)
     assert fast.column("time").to_pylist()[2] == stamp
+
+
+def test_elastic_documents_with_ecs_fields(tmp_path: Path) -> None:
+    # Documents exported from Elasticsearch: the Sysmon pipeline moved EventData to ECS fields.
+    base = {"winlog": {"provider_name": "Microsoft-Windows-Sysmon", "event_data": {}}}
+    conn = json.loads(json.dumps(base))
+    conn["winlog"]["event_id"] = 3
+    conn |= {
+        "@timestamp": "2024-03-05T08:24:02.000Z",
+        "source": {"ip": "10.20.1.30", "port": 50000},
+        "destination": {"ip": "192.0.2.77", "port": 8080, "domain": "reverse.evil.example"},
+        "network": {"transport": "tcp"},
+    }
+    dns = json.loads(json.dumps(base))
+    dns["winlog"]["event_id"] = "22"
+    dns |= {
+        "@timestamp": "2024-03-05T08:24:01.000Z",
+        "dns": {"question": {"name": "beacon.evil.example"}, "resolved_ip": ["192.0.2.77"]},
+        "host": {"ip": ["10.20.1.30"]},
+    }
+    path = tmp_path / "elastic.ndjson"
+    path.write_text(json.dumps(conn) + "\n" + json.dumps(dns) + "\n")
+    assert detect_format(str(path)).name == "sysmon"
+    table, stats = read_table(path)
+    first, second = table.to_pylist()
+    assert (first["src_ip"], first["src_port"], first["dst_ip"], first["dst_port"]) == (
+        "10.20.1.30",
+        50000,
+        "192.0.2.77",
+        8080,
+    )
+    assert first["proto"] == "tcp" and first["host"] is None  # not destination.domain
+    assert first["time"] == datetime(2024, 3, 5, 8, 24, 2, tzinfo=UTC)
+    assert (second["host"], second["answers"], second["src_ip"]) == (
+        "beacon.evil.example",
+        ["192.0.2.77"],
+        "10.20.1.30",
+    )
+    assert stats.skipped_total == 0

@@ -217,14 +217,47 @@ def _first_host_ip(host: Any) -> str | None:
     return chosen[0] if chosen else None
 
 
+# Elastic's Sysmon pipeline moves EventData values to ECS fields; read them back from there.
+# (Never destination.domain: Elastic fills it from the reverse-DNS DestinationHostname.)
+_ECS_FIELDS = (
+    ("SourceIp", ("source", "ip")),
+    ("SourcePort", ("source", "port")),
+    ("DestinationIp", ("destination", "ip")),
+    ("DestinationPort", ("destination", "port")),
+    ("Protocol", ("network", "transport")),
+    ("QueryName", ("dns", "question", "name")),
+)
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _with_ecs(obj: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(data)
+    for name, path in _ECS_FIELDS:
+        if not merged.get(name):
+            value = _dig(obj, path)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                merged[name] = str(value)
+    resolved = _dig(obj, ("dns", "resolved_ip"))
+    if not merged.get("QueryResults") and isinstance(resolved, list):
+        merged["QueryResults"] = ";".join(str(ip) for ip in resolved)
+    return merged
+
+
 def event_from_json(obj: Mapping[str, Any]) -> SysmonEvent:
     winlog = obj.get("winlog")
     if isinstance(winlog, dict):
         data = winlog.get("event_data")
         return SysmonEvent(
-            winlog.get("event_id", (obj.get("event") or {}).get("code")),
+            winlog.get("event_id", _dig(obj, ("event", "code"))),
             winlog.get("provider_name"),
-            data if isinstance(data, dict) else {},
+            _with_ecs(obj, data if isinstance(data, dict) else {}),
             obj.get("@timestamp"),
             _first_host_ip(obj.get("host")),
         )
