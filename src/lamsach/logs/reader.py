@@ -86,6 +86,46 @@ class CountingReader(io.RawIOBase):
         super().close()
 
 
+class GuardedReader(io.RawIOBase):
+    """A decompressed stream whose damage reads as its end, the error kept in ``error``.
+
+    Parsers read ahead; without this a truncated archive would lose every record decoded
+    before the damage. The caller raises ``error`` once the records before it are used.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.error is not None:
+            return 0
+        try:
+            data = self.raw.read(len(buffer))
+        except (EOFError, OSError, zstandard.ZstdError) as exc:
+            self.error = exc
+            return 0
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def check_damage(stream: object) -> None:
+    """Raise the error a ``GuardedReader`` under this stream kept, if any."""
+    raw = getattr(stream, "raw", None)
+    while raw is not None:
+        if isinstance(raw, GuardedReader) and raw.error is not None:
+            raise raw.error
+        raw = getattr(raw, "raw", None)
+
+
 class RangeReader(io.RawIOBase):
     """The bytes ``[start, end)`` of a file, as a raw stream."""
 
@@ -163,6 +203,8 @@ def open_binary(path: str, counter: list[CountingReader] | None = None) -> io.Bu
     raw: BinaryIO = counting  # type: ignore[assignment]
     if kind:
         raw = _decompress(io.BufferedReader(counting, READ_BUFFER), kind)
+        guarded = GuardedReader(raw)
+        return io.BufferedReader(guarded, READ_BUFFER)
     return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[arg-type]
 
 
@@ -281,3 +323,4 @@ def read_log(
             stats.bytes_read = counter[0].count
             yield batch
         stats.bytes_read = counter[0].count
+        check_damage(getattr(stream, "buffer", stream))

@@ -24,6 +24,7 @@ from lamsach.logs.reader import (
     CountingReader,
     LogReadError,
     RangeReader,
+    check_damage,
     detect_format,
     is_compressed,
     line_ranges,
@@ -125,14 +126,26 @@ def _batches(
         with RangeReader(task.path, task.start, task.end) as reader:
             counter.append(reader)
             yield from zeek_tsv.read_records(
-                reader, task.header, task.path, stats, line_offset=0, tracker=tracker
+                reader, task.header, task.path, stats, 0, tracker=tracker, dictionary=True
             )
+        return
+    if task.format == zeek_tsv.NAME:
+        # The fast path: bytes straight to pyarrow, repeated values dictionary-encoded.
+        with open_binary(task.path, counter) as raw:
+            try:
+                header = zeek_tsv.read_header(raw)
+            except zeek_tsv.ZeekHeaderError:
+                stats.skip("no-zeek-header", 1)
+                return
+            yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
+            check_damage(raw)
         return
     log_format = get_format(task.format)
     ctx = ReadContext(file=task.path, stats=stats, options=task.options)
     stream = open_binary(task.path, counter) if log_format.binary else open_text(task.path, counter)
     with stream:
         yield from log_format.read(stream, ctx)
+        check_damage(getattr(stream, "buffer", stream))
 
 
 def scan_task(

@@ -23,6 +23,7 @@ from lamsach.logs.schema import LOG_SCHEMA
 NAME = "zeek-tsv"
 BLOCK_SIZE = 16 << 20  # bytes per parsed block: ~100,000 records, amortising per-batch costs
 MAX_HEADER_LINES = 64
+DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 # Canonical column <- Zeek field names, first present wins (notice.log uses src/dst/p; the old
 # files.log has tx_hosts/rx_hosts sets instead of the connection id).
@@ -126,6 +127,15 @@ class _Plan:
     hash_fields: list[str] = field(default_factory=list)
     bytes_fields: tuple[str, str] | None = None
     uri: str | None = None
+
+    def dictionary_fields(self) -> set[str]:
+        """Fields whose values repeat a lot (clients, servers, names): read as dictionaries."""
+        wanted = {self.sources.get(c) for c in ("src_ip", "dst_ip", "host")}
+        if self.host_is_http:
+            wanted.discard(self.sources.get("host"))  # edited as text below
+        return {
+            name for name in wanted if name is not None and name not in ("tx_hosts", "rx_hosts")
+        }
 
     @property
     def include(self) -> list[str]:
@@ -247,9 +257,18 @@ def _http_url(host: pa.Array, uri: pa.Array) -> pa.Array:
 
 
 def to_canonical(
-    raw: pa.RecordBatch, header: ZeekHeader, plan: _Plan, lines: np.ndarray, file: str
+    raw: pa.RecordBatch,
+    header: ZeekHeader,
+    plan: _Plan,
+    lines: np.ndarray,
+    file: str,
+    dictionary: bool = False,
 ) -> pa.RecordBatch:
-    """Convert one parsed block of Zeek fields (all strings) into a canonical batch."""
+    """Convert one parsed block of Zeek fields (all strings) into a canonical batch.
+
+    With ``dictionary``, address and name columns stay dictionary-encoded (the kernel then
+    looks each distinct value up once) instead of taking the canonical string type.
+    """
     cols: dict[str, Any] = {}
     src = plan.sources
     sep = header.set_separator
@@ -292,9 +311,11 @@ def to_canonical(
             value = pa.array(lines)
         if value is None:
             value = pa.nulls(n, fld.type)
-        elif value.type != fld.type:
+        elif value.type != fld.type and not (dictionary and pa.types.is_dictionary(value.type)):
             value = value.cast(fld.type)
         arrays.append(value)
+    if dictionary:
+        return pa.RecordBatch.from_arrays(arrays, names=LOG_SCHEMA.names)
     return pa.RecordBatch.from_arrays(arrays, schema=LOG_SCHEMA)
 
 
@@ -306,12 +327,13 @@ def read_records(
     line_offset: int | None = None,
     block_size: int | None = None,
     tracker: LineTracker | None = None,
+    dictionary: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Canonical batches of the records in ``stream``, which starts after the header.
 
     ``line_offset`` is the number of lines before the stream's first byte (the header's by
     default); a byte range of a big file passes its own. A ``tracker`` given by the caller
-    tells afterwards how many lines the stream held.
+    tells afterwards how many lines the stream held. ``dictionary``: see ``to_canonical``.
     """
     plan = plan_columns(header)
     include = plan.include
@@ -320,7 +342,8 @@ def read_records(
     if not include:
         return
     try:
-        reader = _open_csv(stream, header, include, tracker, block_size)
+        encoded = plan.dictionary_fields() if dictionary else set()
+        reader = _open_csv(stream, header, include, tracker, block_size, encoded)
     except pa.ArrowInvalid as exc:
         if "Empty CSV" in str(exc):  # a log with its header only: no records, no error
             return
@@ -339,7 +362,7 @@ def read_records(
             lines = lines[present.to_numpy(zero_copy_only=False)]
             if raw.num_rows == 0:
                 continue
-        yield to_canonical(raw, header, plan, lines, file)
+        yield to_canonical(raw, header, plan, lines, file, dictionary)
 
 
 def _open_csv(
@@ -348,6 +371,7 @@ def _open_csv(
     include: list[str],
     tracker: LineTracker,
     block_size: int | None,
+    encoded: set[str],
 ) -> pacsv.CSVStreamingReader:
     return pacsv.open_csv(
         stream,
@@ -367,7 +391,7 @@ def _open_csv(
         ),
         convert_options=pacsv.ConvertOptions(
             include_columns=include,
-            column_types={name: pa.string() for name in include},
+            column_types={name: DICTIONARY if name in encoded else pa.string() for name in include},
             null_values=[header.unset_field, header.empty_field, ""],
             strings_can_be_null=True,
         ),
