@@ -124,11 +124,16 @@ def test_folder_input(tmp_path: Path, index_file: Path) -> None:
     (folder / "day2").mkdir(parents=True)
     write_log(folder / "a.log", CLEAN)
     write_log(folder / "day2" / "b.log", HIT)
+    (folder / "README.md").write_text("# Logs of the city network\n")
     out = tmp_path / "hits.jsonl"
     result = invoke(folder, "--ioc", index_file, "--out", out, "--workers", "1")
+    # A file in the folder that is no log is passed over with a note, not an error.
     assert result.exit_code == 1, result.output
     assert read_hits(out).column("file").to_pylist() == [str(folder / "day2" / "b.log")]
     assert "2 records in 2 files" in result.stdout
+    assert "Passed over 1 files" in result.stderr and "README.md" in result.stderr
+    named = invoke(folder / "README.md", "--ioc", index_file)
+    assert named.exit_code == 2 and "unrecognised log format" in named.stderr
 
 
 def test_standard_input_with_format(tmp_path: Path, index_file: Path) -> None:

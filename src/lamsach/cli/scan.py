@@ -162,7 +162,12 @@ def scan(
         raise _fail(console, str(exc)) from None
     workers = workers or os.cpu_count() or 1
     tasks, errors = plan_tasks(paths, log_format, parts=workers, options=options)
-    report = ScanReport(errors=list(errors))
+    # A file met while walking a folder that is no known log (a README, a pcap) is passed over
+    # with a note; a file named on the command line must be read.
+    named = {str(Path(p)) for p in logs}
+    passed_over = [e.path for e in errors if e.unrecognised and e.path not in named]
+    errors = [e for e in errors if e.path not in passed_over]
+    report = ScanReport(errors=errors)
     summary = HitSummary()
     writer = HitWriter(out) if out is not None else None
     shown: list[Any] = []
@@ -213,6 +218,12 @@ def scan(
     if not quiet:
         out_console = Console(highlight=False)
         print_summary(out_console, report, summary, shown, out, time.perf_counter() - started)
+        if passed_over:
+            names = ", ".join(passed_over[:5]) + (" ..." if len(passed_over) > 5 else "")
+            console.print(
+                f"[yellow]Passed over {len(passed_over)} files in the folders that are not logs "
+                f"in a known format: {names}[/yellow]"
+            )
     for error in report.errors:
         console.print(f"[red]error:[/red] {error.path}: {error.message}", highlight=False)
     if report.errors:

@@ -77,6 +77,7 @@ class PlanError:
 
     path: str
     message: str
+    unrecognised: bool = False  # no known format claimed it (rather than unreadable)
 
 
 def plan_tasks(
@@ -96,7 +97,7 @@ def plan_tasks(
             name = get_format(fmt).name if fmt else detect_format(path).name
         except (LogReadError, KeyError) as exc:
             message = str(exc).strip("'\"").removeprefix(f"{path}: ")
-            errors.append(PlanError(path, message))
+            errors.append(PlanError(path, message, "unrecognised" in message))
             continue
         if _splittable(path, name, parts, min_split):
             try:
