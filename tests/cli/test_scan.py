@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from lamsach.cli import app
 from lamsach.indicators.model import Indicator, IndicatorType
-from lamsach.matching import engine
+from lamsach.matching import engine, engine_local
 from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.output import read_hits
 
@@ -199,6 +199,7 @@ def test_byte_range_split_gives_the_same_hits_as_one_worker(
         lines.append(line.replace("C", f"C{i}", 1))
     log = write_log(tmp_path / "dns.log", *lines)
     monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 20_000)
+    monkeypatch.setattr(engine_local, "INLINE_BYTES", 0)  # worker processes even for this
     one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
     r1 = invoke(log, "--ioc", index_file, "--out", one, "--workers", "1", "--quiet")
     r2 = invoke(log, "--ioc", index_file, "--out", two, "--workers", "2", "--quiet")

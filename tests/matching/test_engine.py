@@ -11,6 +11,7 @@ import pytest
 
 from lamsach.indicators.model import Indicator, IndicatorType
 from lamsach.logs.formats import zeek_tsv
+from lamsach.matching import engine_local
 from lamsach.matching.direction import DEFAULT_INTERNAL
 from lamsach.matching.engine import plan_tasks, scan_task
 from lamsach.matching.engine_local import ScanReport, run_scan
@@ -127,7 +128,10 @@ def test_hits_name_the_client_and_the_indicator(tmp_path: Path, index: Indicator
 
 
 @pytest.mark.slow
-def test_worker_processes_match_one_process(tmp_path: Path, index: IndicatorIndex) -> None:
+def test_worker_processes_match_one_process(
+    tmp_path: Path, index: IndicatorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_local, "INLINE_BYTES", 0)  # worker processes even for this
     big = tmp_path / "big.log"
     make_dns_log(big, 4000, seed=1)
     small = tmp_path / "small.log.gz"

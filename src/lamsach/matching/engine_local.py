@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from lamsach.logs.formats import ReadStats
-from lamsach.logs.reader import STDIN
+from lamsach.logs.reader import STDIN, is_compressed
 from lamsach.matching.engine import (
     Matcher,
     PlanError,
@@ -31,6 +31,10 @@ from lamsach.matching.engine import (
     scan_task,
     shift_lines,
 )
+
+# Below this much data, starting worker processes (about a second each) costs more than it saves.
+INLINE_BYTES = 32 << 20
+COMPRESSION_RATIO = 8  # a compressed file counts as this many times its size
 
 # State of a worker process, set once when it starts.
 _WORKER: dict[str, Any] = {}
@@ -102,7 +106,7 @@ def run_scan(
     report = report if report is not None else ScanReport()
     workers = max(1, workers or os.cpu_count() or 1)
     line_offsets: dict[str, int] = {}
-    alone = workers == 1 or len(tasks) == 1
+    alone = workers == 1 or len(tasks) == 1 or _work_bytes(tasks) < INLINE_BYTES
     inline = [t for t in tasks if alone or t.path == STDIN]
     inline_orders = {t.order for t in inline}
     pooled = [t for t in tasks if t.order not in inline_orders]
@@ -160,6 +164,19 @@ def run_scan(
         if temporary is not None:
             os.unlink(temporary)
     return report
+
+
+def _work_bytes(tasks: list[ScanTask]) -> int:
+    total = 0
+    for task in tasks:
+        if task.is_range:
+            total += task.end - task.start
+        elif task.path == STDIN:
+            return INLINE_BYTES  # unknown: never small
+        else:
+            size = os.path.getsize(task.path)
+            total += size * COMPRESSION_RATIO if is_compressed(task.path) else size
+    return total
 
 
 def _pool_results(
