@@ -237,3 +237,36 @@ def test_scan_of_the_real_zeek_tsv_samples(shared_data: Path, tmp_path: Path) ->
     assert suspects == {"192.168.1.104", "192.168.1.105", "10.20.1.31"}
     assert "92" in result.stdout  # brimdata conn.log records, read without skips
     assert "Skipped" not in result.stdout and "Could not read" not in result.stdout
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_hit_files_round_trip_lists_nulls_and_times(tmp_path: Path, suffix: str) -> None:
+    from datetime import UTC, datetime
+
+    from lamsach.matching.hits import HIT_SCHEMA
+    from lamsach.matching.output import HitWriter
+
+    rows = [
+        {
+            "time": datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=UTC),
+            "suspect": "10.0.0.5",
+            "other": "203.0.113.9",
+            "indicator": "evil.example",
+            "indicator_type": "domain",
+            "sources": ["cert-vn", "misp"],
+            "tags": [],
+            "observed": "a.evil.example",
+            "field": "host",
+            "log_type": "dns",
+            "file": 'dns, "odd" name.log',
+            "line": 12,
+        },
+        {**{k: None for k in HIT_SCHEMA.names}, "sources": ["x"], "tags": ["family:qakbot"]},
+    ]
+    path = tmp_path / f"hits{suffix}"
+    with HitWriter(path) as writer:
+        writer.write(pa.Table.from_pylist(rows[:1], schema=HIT_SCHEMA))
+        writer.write(pa.Table.from_pylist(rows[1:], schema=HIT_SCHEMA))
+    back = read_hits(path).to_pylist()
+    assert back[0] == rows[0]
+    assert back[1]["tags"] == ["family:qakbot"] and back[1]["time"] is None

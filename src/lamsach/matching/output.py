@@ -119,7 +119,8 @@ def read_hits(path: str | Path) -> pa.Table:
         if fld.name == "time":
             column = column.cast(fld.type)
         elif pa.types.is_list(fld.type) and not pa.types.is_list(column.type):
-            empty = pc.fill_null(pc.equal(column, ""), False)
+            # An empty list is an empty (or, read back from CSV, missing) cell.
+            empty = pc.fill_null(pc.equal(column, ""), True)
             column = pc.if_else(empty, pa.scalar([], fld.type), pc.split_pattern(column, LIST_JOIN))
         columns[fld.name] = column
     return pa.table(columns, schema=HIT_SCHEMA)
