@@ -129,3 +129,16 @@ def test_damaged_lines_are_counted_never_raised(data: st.DataObject) -> None:
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
     assert records + stats.skipped_total <= len(damaged)
     assert records + stats.skipped_total == sum(1 for line in damaged if line.strip())
+
+
+def test_digits_that_are_not_ascii(tmp_path: Path) -> None:
+    # str.isdigit() accepts "¹", int() does not: such a value is no number, and no error.
+    path = tmp_path / "fgt.log"
+    path.write_text(
+        'date=2024-03-05 time=08:17:06 logid="0000000013" type="traffic" srcip=10.20.1.15 '
+        "srcport=¹50111 dstip=192.0.2.1 dstport=443 proto=6 sentbyte=¹80 rcvdbyte=20\n"
+    )
+    table, stats = read_table(path, fmt="fortigate")
+    (row,) = table.to_pylist()
+    assert (row["src_port"], row["dst_port"], row["bytes"]) == (None, 443, 20)
+    assert stats.skipped_total == 0

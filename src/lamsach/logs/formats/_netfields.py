@@ -36,6 +36,13 @@ _STAMP = re.compile(
 )
 
 
+def ascii_int(text: str | None) -> int | None:
+    """A non-negative integer written in ASCII digits, or None (str.isdigit also takes "¹")."""
+    if text and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def canonical_ip(text: str | None) -> str | None:
     """An IP address in canonical text (IPv6 compressed, IPv4-mapped as IPv4), or None."""
     if not text:
@@ -64,24 +71,22 @@ def proto_name(text: str | None) -> str | None:
     if not text:
         return None
     text = text.strip().lower()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return PROTOCOLS.get(int(text), text)
     return _PROTO_ALIASES.get(text, text) or None
 
 
 def port(text: str | None) -> int | None:
     """A port number, or None when absent or not a number in 0..65535."""
-    if not text or not text.isdigit():
-        return None
-    value = int(text)
-    return value if value <= 65_535 else None
+    value = ascii_int(text)
+    return value if value is not None and value <= 65_535 else None
 
 
 def micros_from_epoch_number(text: str) -> int | None:
     """Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by size) as micros."""
-    if not text.isdigit():
+    value = ascii_int(text)
+    if value is None:
         return None
-    value = int(text)
     if value < 10**11:  # seconds until the year 5138
         return value * 1_000_000
     if value < 10**14:

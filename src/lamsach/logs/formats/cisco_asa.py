@@ -15,7 +15,13 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, syslog_micros
+from lamsach.logs.formats._netfields import (
+    ascii_int,
+    canonical_ip,
+    port,
+    proto_name,
+    syslog_micros,
+)
 from lamsach.logs.formats._rows import RowBuffer
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
@@ -156,7 +162,8 @@ def _ftd(text: str) -> Row | None:
         url = None
     log_type = "dns" if fields.get("DNSQuery") else ("http" if host or url else "conn")
     sizes = [fields.get("InitiatorBytes", ""), fields.get("ResponderBytes", "")]
-    size = sum(int(n) for n in sizes if n.isdigit()) if any(n.isdigit() for n in sizes) else None
+    counts = [n for n in (ascii_int(text) for text in sizes) if n is not None]
+    size = sum(counts) if counts else None
     return (
         src,
         fields.get("SrcPort"),

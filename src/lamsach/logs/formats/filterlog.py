@@ -13,7 +13,13 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, syslog_micros
+from lamsach.logs.formats._netfields import (
+    ascii_int,
+    canonical_ip,
+    port,
+    proto_name,
+    syslog_micros,
+)
 from lamsach.logs.formats._rows import RowBuffer
 
 COLUMNS = (
@@ -66,7 +72,7 @@ def parse_payload(csv: str) -> tuple[object, ...] | None:
     src_port = dst_port = None
     if name in _PORT_PROTOCOLS and len(f) > rest + 1:
         src_port, dst_port = port(f[rest]), port(f[rest + 1])
-    size = int(length) if length.isdigit() else None
+    size = ascii_int(length)
     return src_ip, src_port, dst_ip, dst_port, name, size, action or None
 
 

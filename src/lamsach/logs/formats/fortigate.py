@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import (
+    ascii_int,
     canonical_ip,
     micros_from_epoch_number,
     port,
@@ -123,8 +124,9 @@ def to_row(fields: KeyValues, number: int) -> tuple[object, ...] | None:
         log_type = "http"
     sent, received = fields.text("sentbyte"), fields.text("rcvdbyte")
     size = None
-    if sent.isdigit() or received.isdigit():
-        size = (int(sent) if sent.isdigit() else 0) + (int(received) if received.isdigit() else 0)
+    sent_n, received_n = ascii_int(sent), ascii_int(received)
+    if sent_n is not None or received_n is not None:
+        size = (sent_n or 0) + (received_n or 0)
     return (
         _time(fields),
         src_ip,

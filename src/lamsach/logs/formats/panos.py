@@ -15,7 +15,7 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import canonical_ip, micros_utc, port, proto_name
+from lamsach.logs.formats._netfields import ascii_int, canonical_ip, micros_utc, port, proto_name
 from lamsach.logs.formats._rows import RowBuffer
 
 COLUMNS = (
@@ -99,7 +99,7 @@ def to_row(match: re.Match[str], fields: list[str], number: int) -> tuple[object
     size = None
     if fields[3] == "TRAFFIC":
         log_type = "conn"
-        size = int(fields[BYTES]) if fields[BYTES].isdigit() else None
+        size = ascii_int(fields[BYTES])
     elif fields[SUBTYPE] == "url":
         log_type = "http"
         host, url = _url(fields[MISC])
@@ -139,7 +139,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             skip("not traffic", number)
             continue
         first = line[match.start()]
-        start = match.start() + (0 if first.isdigit() or first == "," else 1)
+        start = match.start() + (0 if first in "0123456789," else 1)
         row = to_row(match, _split(line[start:]), number)
         if row is None:
             skip("bad PAN-OS line", number)
