@@ -138,7 +138,7 @@ def scan(
 
     Logs are files, folders (every file under them) or - for standard input (with --format):
     plain, .gz, .bz2 or .zst, the format found per file. --ioc takes compiled indexes (.lsidx,
-    from `lamsach ioc index`) or indicator lists in any format `lamsach ioc import` reads,
+    from `lamsach ioc import --out`) or indicator lists in any format `lamsach ioc import` reads,
     built on the fly.
 
     Lines that cannot be parsed are counted and skipped, never fatal; the summary says how many,
