@@ -413,3 +413,15 @@ def test_a_log_with_only_its_header_has_no_records_and_no_error(tmp_path: Path) 
     assert stats.records == 0 and stats.skipped_total == 0
     table, stats = read(tmp_path, dns_log([]), "bare.log")
     assert table.num_rows == 0 and stats.skipped_total == 0
+
+
+def test_a_second_header_with_other_fields_is_reported(tmp_path: Path) -> None:
+    good = row("1.0", "C", "10.0.0.5", "1", "10.0.0.53", "53", "udp", "a.example", "-", "-")
+    same = dns_log([good])  # the same header again (rotated logs joined): nothing to say
+    other = header("conn", ["ts", "id.orig_h", "id.resp_h"], ["time", "addr", "addr"])
+    text = dns_log([good]) + same + other + row("2.0", "10.0.0.1", "192.0.2.1") + "\n"
+    table, stats = read(tmp_path, text)
+    assert table.column("host").to_pylist() == ["a.example", "a.example"]
+    assert stats.skipped == {"zeek-fields-changed": 1, "wrong-field-count": 1}
+    assert stats.examples["zeek-fields-changed"] == [25]
+    assert stats.examples["wrong-field-count"] == [27]

@@ -186,6 +186,7 @@ class LineTracker:
     def __init__(self, stats: ReadStats, line_offset: int) -> None:
         self.stats = stats
         self.line_offset = line_offset
+        self.fields_line = ""  # the header's #fields line, to notice another one later
         self.rejected: list[int] = []  # 1-based physical row numbers, in order
         self.dropped = 0  # rejected rows already folded into earlier batches
         self.records = 0  # rows delivered so far
@@ -198,9 +199,13 @@ class LineTracker:
     def on_invalid(self, row: Any) -> str:
         number = row.number if row.number is not None else 0
         self.rejected.append(number)
-        text = row.text or ""
+        text = (row.text or "").rstrip("\r")
         if not text.startswith("#"):
             self.stats.skip("wrong-field-count", self.line_offset + number)
+        elif text.startswith("#fields") and self.fields_line and text != self.fields_line:
+            # Logs of another layout appended: their records are read with the first header
+            # (and skipped when their field count differs), so say where it happened.
+            self.stats.skip("zeek-fields-changed", self.line_offset + number)
         return "skip"
 
     def lines(self, num_rows: int) -> np.ndarray:
@@ -339,6 +344,7 @@ def read_records(
     include = plan.include
     offset = header.lines if line_offset is None else line_offset
     tracker = tracker if tracker is not None else LineTracker(stats, offset)
+    tracker.fields_line = "#fields" + header.separator + header.separator.join(header.fields)
     if not include:
         return
     try:
