@@ -361,42 +361,51 @@ def _plant_dns(
     planted: Planted,
     header_lines: int,
 ) -> tuple[pa.Array, pa.Array]:
-    qlist = query.to_pylist() if any(_local(r, start, m).size for r in rows.values()) else None
-    if qlist is None:
-        return query, answers
-    alist = answers.to_pylist()
+    """Put the planted values in their rows; only those rows go through Python."""
+    new_query: dict[int, str] = {}
+    new_answers: dict[int, str] = {}
     first, last = index.net_bounds
     for kind, all_rows in rows.items():
-        for row in _local(all_rows, start, m).tolist():
+        local = _local(all_rows, start, m).tolist()
+        old_answers = answers.take(pa.array(local, pa.int64())).to_pylist() if local else []
+        for row, old in zip(local, old_answers, strict=True):
             line = header_lines + start + row + 1
             domain = index.domains[int(rng.integers(0, len(index.domains)))].as_py()
             if kind == "exact":
-                qlist[row] = domain
+                new_query[row] = domain
             elif kind == "subdomain":
-                qlist[row] = "www." + domain
+                new_query[row] = "www." + domain
             elif kind == "deep":
-                qlist[row] = "a.b-c.d." + domain
+                new_query[row] = "a.b-c.d." + domain
             elif kind == "upper":
-                qlist[row] = ("Mail." + domain).upper() + "."
+                new_query[row] = ("Mail." + domain).upper() + "."
             elif kind == "answer":
-                ip = index.ips[int(rng.integers(0, len(index.ips)))]
-                alist[row] = f"{ipaddress.IPv4Address(int(ip))},{alist[row] or '140.1.1.1'}"
-                alist[row] = alist[row].replace(",-", "")
+                ip = ipaddress.IPv4Address(int(index.ips[int(rng.integers(0, len(index.ips)))]))
+                new_answers[row] = f"{ip},{old}" if old and old != "-" else str(ip)
             elif kind == "not-prefix":
-                qlist[row] = "not" + domain
+                new_query[row] = "not" + domain
             elif kind == "suffix-extra":
-                qlist[row] = domain + ".example.org"
+                new_query[row] = domain + ".example.org"
             elif kind == "answer-outside":
                 j = int(rng.integers(0, len(first)))
                 outside = int(first[j]) - 1 if rng.random() < 0.5 else int(last[j]) + 1
-                alist[row] = str(ipaddress.IPv4Address(outside))
+                new_answers[row] = str(ipaddress.IPv4Address(outside))
             if kind in ("not-prefix", "suffix-extra", "answer-outside"):
                 planted.lookalikes[line] = kind
             else:
                 planted.hits[line] = kind
                 if kind != "answer":
                     planted.domain_hits.add(line)
-    return pa.array(qlist, pa.string()), pa.array(alist, pa.string())
+    return _replace(query, new_query, m), _replace(answers, new_answers, m)
+
+
+def _replace(values: pa.Array, new: dict[int, str], m: int) -> pa.Array:
+    if not new:
+        return values
+    mask = np.zeros(m, dtype=bool)
+    order = sorted(new)
+    mask[order] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array([new[r] for r in order]))
 
 
 def _local(rows: np.ndarray, start: int, m: int) -> np.ndarray:
