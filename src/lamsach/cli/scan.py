@@ -32,6 +32,7 @@ EXIT_CLEAN, EXIT_HITS, EXIT_ERROR = 0, 1, 2
 INDEX_SUFFIX = ".lsidx"
 SHOWN_HITS = 20  # hits printed on the terminal when no --out file is given
 MAX_FILE_ROWS = 40  # files listed one by one in the summary
+RANGES_PER_WORKER = 4
 
 
 class RateColumn(ProgressColumn):
@@ -161,7 +162,10 @@ def scan(
     except (LogReadError, OutputError, ValueError, OSError) as exc:
         raise _fail(console, str(exc)) from None
     workers = workers or os.cpu_count() or 1
-    tasks, errors = plan_tasks(paths, log_format, parts=workers, options=options)
+    # A few ranges per worker, so that a worker slowed down by other load does not hold the end.
+    tasks, errors = plan_tasks(
+        paths, log_format, parts=workers * RANGES_PER_WORKER, options=options
+    )
     # A file met while walking a folder that is no known log (a README, a pcap) is passed over
     # with a note; a file named on the command line must be read.
     named = {str(Path(p)) for p in logs}
