@@ -177,3 +177,52 @@ def test_plan_reports_unreadable_files_and_honours_format(tmp_path: Path) -> Non
     assert errors[0].path == str(notes) and "unrecognised" in errors[0].message
     tasks, errors = plan_tasks([str(log)], fmt="no-such-format")
     assert not tasks and "unknown log format" in errors[0].message
+
+
+def test_summary_folds_batches_of_hits() -> None:
+    from datetime import UTC, datetime
+
+    from lamsach.matching.hits import HIT_SCHEMA
+    from lamsach.matching.summary import NO_SUSPECT, HitSummary, family_of, listed
+
+    def hit(suspect: str | None, minute: int, indicator: str, kind: str, tags: list[str]) -> dict:
+        return {
+            **{name: None for name in HIT_SCHEMA.names},
+            "time": datetime(2025, 1, 1, 8, minute, tzinfo=UTC),
+            "suspect": suspect,
+            "indicator": indicator,
+            "indicator_type": kind,
+            "sources": ["cert"],
+            "tags": tags,
+        }
+
+    summary = HitSummary()
+    summary.add(
+        pa.Table.from_pylist(
+            [
+                hit("10.0.0.1", 30, "evil.example", "domain", ["family:emotet"]),
+                hit("10.0.0.2", 5, "203.0.113.66", "ipv4", []),
+            ],
+            schema=HIT_SCHEMA,
+        )
+    )
+    summary.add(
+        pa.Table.from_pylist(
+            [
+                hit("10.0.0.1", 10, "bad.example", "domain", ["malware:Qakbot", "botnet"]),
+                hit("10.0.0.1", 50, "evil.example", "domain", ["family:emotet"]),
+                hit(None, 1, "203.0.113.66", "ipv4", []),
+            ],
+            schema=HIT_SCHEMA,
+        )
+    )
+    assert summary.total == 5
+    assert summary.by_type == {"domain": 3, "ipv4": 2}
+    first = summary.ranked()[0]
+    assert first.host == "10.0.0.1" and first.hits == 3
+    assert (first.first_seen.minute, first.last_seen.minute) == (10, 50)
+    assert listed(first.indicators) == "bad.example, evil.example"
+    assert set(first.families) == {"emotet", "Qakbot", "botnet"}
+    assert NO_SUSPECT in summary.suspects
+    assert family_of("Family:Emotet") == "Emotet" and family_of("trojan") == "trojan"
+    assert listed(first.indicators, limit=1) == "bad.example +1 more"
