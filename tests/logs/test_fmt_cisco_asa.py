@@ -137,3 +137,11 @@ def test_damaged_lines_are_counted_never_raised(data: st.DataObject) -> None:
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
     assert records + stats.skipped_total <= len(damaged)
     assert records + stats.skipped_total == sum(1 for line in damaged if line.strip())
+
+
+def test_zone_option() -> None:
+    path = DATA / "b_cisco_asa.log"
+    batches = list(read_log(str(path), options={"tz": "+07:00"}))
+    rows = {row["line"]: row for row in pa.Table.from_batches(batches).to_pylist()}
+    assert rows[3]["time"] == datetime(2024, 3, 5, 1, 25, 3, tzinfo=UTC)
+    assert rows[12]["time"] == datetime(2024, 3, 5, 8, 26, 1, tzinfo=UTC)  # ISO Z stamp

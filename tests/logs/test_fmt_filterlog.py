@@ -137,3 +137,13 @@ def test_damaged_lines_are_counted_never_raised(data: st.DataObject) -> None:
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
     assert records + stats.skipped_total <= len(damaged)
     assert records + stats.skipped_total == sum(1 for line in damaged if line.strip())
+
+
+def test_year_and_zone_options() -> None:
+    path = DATA / "b_filterlog.log"
+    stats = ReadStats(file=str(path))
+    options = {"year": "2021", "tz": "Asia/Ho_Chi_Minh"}
+    batches = list(read_log(str(path), stats=stats, options=options))
+    times = pa.Table.from_batches(batches).column("time").to_pylist()
+    assert times[0] == datetime(2021, 3, 5, 1, 15, 2, tzinfo=UTC)  # BSD stamp, local time
+    assert times[2] == datetime(2024, 3, 5, 1, 15, 4, tzinfo=UTC)  # RFC 5424 keeps its offset

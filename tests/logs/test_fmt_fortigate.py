@@ -142,3 +142,11 @@ def test_digits_that_are_not_ascii(tmp_path: Path) -> None:
     (row,) = table.to_pylist()
     assert (row["src_port"], row["dst_port"], row["bytes"]) == (None, 443, 20)
     assert stats.skipped_total == 0
+
+
+def test_zone_option_only_for_times_without_their_own() -> None:
+    path = DATA / "b_fortigate.log"
+    batches = list(read_log(str(path), options={"tz": "+07:00"}))
+    times = pa.Table.from_batches(batches).column("time").to_pylist()
+    assert times[0] == datetime(2024, 3, 5, 1, 17, 1, 123456, tzinfo=UTC)  # eventtime
+    assert times[4] == datetime(2024, 3, 5, 1, 17, 6, tzinfo=UTC)  # date + time, local

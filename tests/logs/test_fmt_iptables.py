@@ -126,3 +126,11 @@ def test_damaged_lines_are_counted_never_raised(data: st.DataObject) -> None:
     assert all(batch.schema == LOG_SCHEMA for batch in batches)
     assert records + stats.skipped_total <= len(damaged)
     assert records + stats.skipped_total == sum(1 for line in damaged if line.strip())
+
+
+def test_zone_option() -> None:
+    path = DATA / "b_iptables.log"
+    batches = list(read_log(str(path), options={"tz": "+07:00", "year": "2023"}))
+    times = pa.Table.from_batches(batches).column("time").to_pylist()
+    assert times[0] == datetime(2023, 3, 5, 1, 16, 1, tzinfo=UTC)
+    assert times[2] == datetime(2024, 3, 5, 1, 16, 3, 250000, tzinfo=UTC)  # own offset kept

@@ -143,3 +143,11 @@ def test_newer_nfdump_column_names(tmp_path: Path) -> None:
     assert rows[0]["time"] == datetime(2024, 3, 5, 8, 15, 2, 312000, tzinfo=UTC)
     assert rows[1]["time"] == datetime(2024, 3, 5, 8, 23, 1, 123000, tzinfo=UTC)
     assert stats.skipped_total == 0
+
+
+def test_zone_option() -> None:
+    path = DATA / "b_nfdump.csv"
+    stats = ReadStats(file=str(path))
+    batches = list(read_log(str(path), stats=stats, options={"tz": "Asia/Ho_Chi_Minh"}))
+    times = pa.Table.from_batches(batches).column("time").to_pylist()
+    assert times[0] == datetime(2024, 3, 5, 1, 15, 2, 312000, tzinfo=UTC)

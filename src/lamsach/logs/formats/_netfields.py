@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 from lamsach.logs.formats._syslog import strip_syslog, to_micros
@@ -96,19 +96,22 @@ def micros_from_epoch_number(text: str) -> int | None:
     return value // 1_000
 
 
-def micros_utc(year: int, month: int, day: int, hh: int, mm: int, ss: int, us: int = 0) -> int:
-    """A UTC wall-clock time as microseconds since the epoch (raises ValueError if invalid)."""
-    stamp = datetime(year, month, day, hh, mm, ss, us, tzinfo=UTC)
+def micros_utc(
+    year: int, month: int, day: int, hh: int, mm: int, ss: int, us: int = 0, zone: tzinfo = UTC
+) -> int:
+    """A wall-clock time in ``zone`` as microseconds since the epoch (ValueError if invalid)."""
+    stamp = datetime(year, month, day, hh, mm, ss, us, tzinfo=zone)
     return int(stamp.timestamp()) * 1_000_000 + us
 
 
-def syslog_micros(line: str) -> int | None:
+def syslog_micros(line: str, year: int | None = None, zone: tzinfo = UTC) -> int | None:
     """The time at the start of a syslog line as epoch microseconds (None if it has none).
 
-    Many lines share a stamp, so stamps are parsed once (by ``strip_syslog``) and remembered.
+    ``year`` and ``zone`` are those of ``strip_syslog`` (the ``year`` and ``tz`` options). Many
+    lines share a stamp, so stamps are parsed once and remembered.
     """
     match = _STAMP.match(line)
-    return _stamp_micros(match.group(1)) if match is not None else None
+    return _stamp_micros(match.group(1), year, zone) if match is not None else None
 
 
 def stamp_end(line: str) -> int:
@@ -118,5 +121,18 @@ def stamp_end(line: str) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _stamp_micros(stamp: str) -> int | None:
-    return to_micros(strip_syslog(f"{stamp} -").timestamp)
+def _stamp_micros(stamp: str, year: int | None, zone: tzinfo) -> int | None:
+    return to_micros(strip_syslog(f"{stamp} -", year, zone).timestamp)
+
+
+def arrow_zone(zone: tzinfo) -> str | None:
+    """A zone as Arrow names it (``Asia/Ho_Chi_Minh``, ``+07:00``), or None for UTC."""
+    key = getattr(zone, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = zone.utcoffset(None)
+    if offset is None or not offset:
+        return None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

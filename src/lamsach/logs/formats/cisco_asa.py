@@ -22,7 +22,7 @@ from lamsach.logs.formats._netfields import (
     proto_name,
     syslog_micros,
 )
-from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -217,6 +217,7 @@ def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = RowBuffer(ctx, COLUMNS)
+    year, zone = syslog_year(ctx), local_zone(ctx)
     skip = ctx.stats.skip
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip("\r\n")
@@ -231,7 +232,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             skip("not a connection message", number)
             continue
         fields = parser(line[match.end() :])
-        row = None if fields is None else to_row(fields, syslog_micros(line), number)
+        row = None if fields is None else to_row(fields, syslog_micros(line, year, zone), number)
         if row is None:
             skip("bad ASA message", number)
             continue

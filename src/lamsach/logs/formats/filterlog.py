@@ -20,7 +20,7 @@ from lamsach.logs.formats._netfields import (
     proto_name,
     syslog_micros,
 )
-from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
 
 COLUMNS = (
     "time",
@@ -78,6 +78,7 @@ def parse_payload(csv: str) -> tuple[object, ...] | None:
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = RowBuffer(ctx, COLUMNS)
+    year, zone = syslog_year(ctx), local_zone(ctx)
     skip = ctx.stats.skip
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip("\r\n")
@@ -91,7 +92,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if fields is None:
             skip("bad filterlog line", number)
             continue
-        stamp = syslog_micros(line)
+        stamp = syslog_micros(line, year, zone)
         rows.rows.append((stamp, *fields, "conn", number))
         if len(rows.rows) >= rows.size:
             yield rows.flush()

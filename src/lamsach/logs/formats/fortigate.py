@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, tzinfo
 from typing import IO
 
 import pyarrow as pa
@@ -19,7 +20,7 @@ from lamsach.logs.formats._netfields import (
     port,
     proto_name,
 )
-from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._rows import RowBuffer, local_zone
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -70,7 +71,7 @@ class KeyValues:
         return self.get(key) or ""
 
 
-def _time(fields: KeyValues) -> int | None:
+def _time(fields: KeyValues, zone: tzinfo = UTC) -> int | None:
     # eventtime is epoch based (UTC); date/time are the device's wall clock, offset by tz if given.
     epoch = fields.text("eventtime")
     if epoch:
@@ -83,7 +84,7 @@ def _time(fields: KeyValues) -> int | None:
     tz = fields.text("tz")
     if len(tz) == 5 and tz[0] in "+-":
         tz = f"{tz[:3]}:{tz[3:]}"
-    return to_micros(parse_iso(f"{date}T{clock}{tz if tz[:1] in ('+', '-') else ''}"))
+    return to_micros(parse_iso(f"{date}T{clock}{tz if tz[:1] in ('+', '-') else ''}", zone))
 
 
 def _web(fields: KeyValues) -> tuple[str | None, str | None]:
@@ -107,7 +108,7 @@ def _answers(fields: KeyValues) -> list[str] | None:
     return found or None
 
 
-def to_row(fields: KeyValues, number: int) -> tuple[object, ...] | None:
+def to_row(fields: KeyValues, number: int, zone: tzinfo = UTC) -> tuple[object, ...] | None:
     """The canonical row of one traffic or UTM log, or None if it has no addresses."""
     src_ip, dst_ip = canonical_ip(fields.get("srcip")), canonical_ip(fields.get("dstip"))
     if src_ip is None and dst_ip is None:
@@ -128,7 +129,7 @@ def to_row(fields: KeyValues, number: int) -> tuple[object, ...] | None:
     if sent_n is not None or received_n is not None:
         size = (sent_n or 0) + (received_n or 0)
     return (
-        _time(fields),
+        _time(fields, zone),
         src_ip,
         port(fields.get("srcport")),
         dst_ip,
@@ -146,6 +147,7 @@ def to_row(fields: KeyValues, number: int) -> tuple[object, ...] | None:
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = RowBuffer(ctx, COLUMNS)
+    zone = local_zone(ctx)
     skip = ctx.stats.skip
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip("\r\n")
@@ -159,7 +161,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         if kind not in _TRAFFIC_TYPES:
             skip("not traffic", number)
             continue
-        row = to_row(fields, number)
+        row = to_row(fields, number, zone)
         if row is None:
             skip("no addresses", number)
             continue

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, stamp_end, syslog_micros
-from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
 
 COLUMNS = (
     "time",
@@ -77,6 +77,7 @@ def parse_fields(text: str) -> tuple[str | None, ...] | None:
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = RowBuffer(ctx, COLUMNS)
+    year, zone = syslog_year(ctx), local_zone(ctx)
     skip = ctx.stats.skip
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip("\r\n")
@@ -98,7 +99,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         head = line[: match.start() + 1]
         rows.rows.append(
             (
-                syslog_micros(head),
+                syslog_micros(head, year, zone),
                 src_ip,
                 port(spt),
                 dst_ip,

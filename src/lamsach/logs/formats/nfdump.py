@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._netfields import proto_name
+from lamsach.logs.formats._netfields import arrow_zone, proto_name
+from lamsach.logs.formats._rows import local_zone
 from lamsach.logs.schema import batch_from_columns
 
 # nfdump 1.6/1.7 "-o csv" columns, used when the header was cut off (nfdump -q).
@@ -70,7 +71,7 @@ def _ints(values: pa.Array) -> pa.Array:
     return pc.cast(pc.if_else(digits, values, pa.scalar(None, pa.string())), pa.int64())
 
 
-def _times(values: pa.Array) -> pa.Array:
+def _times(values: pa.Array, zone: str | None = None) -> pa.Array:
     # "2024-01-08 12:34:56.789": whole seconds by strptime, the fraction added as microseconds;
     # "1704717296.789" (nfdump's raw %tsr) is seconds since the epoch.
     raw = pc.extract_regex(values, r"^(?P<s>\d{1,11})(?:\.(?P<f>\d{1,6}))?$")
@@ -86,6 +87,14 @@ def _times(values: pa.Array) -> pa.Array:
     padded = pc.utf8_rpad(pc.if_else(digits, fraction, "0"), 6, "0")
     micros = pc.cast(padded, pa.int64())
     stamps = pc.add(pc.cast(seconds, pa.int64()), micros)
+    if zone is not None:  # the collector's local clock, named by the tz option
+        local = pc.assume_timezone(
+            pc.cast(stamps, pa.timestamp("us")),
+            timezone=zone,
+            ambiguous="earliest",
+            nonexistent="earliest",
+        )
+        stamps = pc.cast(pc.cast(local, pa.timestamp("us", tz="UTC")), pa.int64())
     stamps = pc.if_else(is_raw, epoch, stamps)
     return pc.cast(stamps, pa.timestamp("us", tz="UTC"))
 
@@ -148,7 +157,7 @@ def _block_batch(
         "file": pa.array([ctx.file] * table.num_rows, pa.string()),
     }
     if "ts" in names:
-        columns["time"] = _times(table.column("ts").combine_chunks())
+        columns["time"] = _times(table.column("ts").combine_chunks(), arrow_zone(local_zone(ctx)))
     for name, key in (("src_port", "sp"), ("dst_port", "dp")):
         if key in names:
             ports = _ints(table.column(key).combine_chunks())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from datetime import UTC, tzinfo
 from functools import lru_cache
 from typing import IO
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import ascii_int, canonical_ip, micros_utc, port, proto_name
-from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats._rows import RowBuffer, local_zone
 
 COLUMNS = (
     "time",
@@ -52,8 +53,8 @@ def sniff(head: list[str]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _receive_time(text: str) -> int | None:
-    # "2018/11/30 16:09:07": the firewall's clock, taken as UTC
+def _receive_time(text: str, zone: tzinfo) -> int | None:
+    # "2018/11/30 16:09:07": the firewall's clock, in the zone of the tz option (default UTC)
     try:
         return micros_utc(
             int(text[:4]),
@@ -62,6 +63,7 @@ def _receive_time(text: str) -> int | None:
             int(text[11:13]),
             int(text[14:16]),
             int(text[17:19]),
+            zone=zone,
         )
     except ValueError:
         return None
@@ -87,14 +89,16 @@ def _url(misc: str) -> tuple[str | None, str | None]:
     return (host.lower().rstrip(".") or None), url
 
 
-def to_row(match: re.Match[str], fields: list[str], number: int) -> tuple[object, ...] | None:
+def to_row(
+    match: re.Match[str], fields: list[str], number: int, zone: tzinfo = UTC
+) -> tuple[object, ...] | None:
     """The canonical row of a TRAFFIC or THREAT log, or None if it is malformed."""
     if len(fields) <= BYTES:
         return None
     src_ip, dst_ip = canonical_ip(fields[SRC]), canonical_ip(fields[DST])
     if src_ip is None or dst_ip is None:
         return None
-    stamp = _receive_time(match.group(1))
+    stamp = _receive_time(match.group(1), zone)
     host = url = None
     size = None
     if fields[3] == "TRAFFIC":
@@ -125,6 +129,7 @@ def to_row(match: re.Match[str], fields: list[str], number: int) -> tuple[object
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     rows = RowBuffer(ctx, COLUMNS)
+    zone = local_zone(ctx)
     skip = ctx.stats.skip
     for number, raw in enumerate(stream, 1):
         line = raw.rstrip("\r\n")
@@ -140,7 +145,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             continue
         first = line[match.start()]
         start = match.start() + (0 if first in "0123456789," else 1)
-        row = to_row(match, _split(line[start:]), number)
+        row = to_row(match, _split(line[start:]), number, zone)
         if row is None:
             skip("bad PAN-OS line", number)
             continue
