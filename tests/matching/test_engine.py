@@ -226,3 +226,37 @@ def test_summary_folds_batches_of_hits() -> None:
     assert NO_SUSPECT in summary.suspects
     assert family_of("Family:Emotet") == "Emotet" and family_of("trojan") == "trojan"
     assert listed(first.indicators, limit=1) == "bad.example +1 more"
+
+
+def test_json_lines_logs_are_cut_too(tmp_path: Path, index: IndicatorIndex) -> None:
+    import json
+
+    path = tmp_path / "dns.json"
+    lines = []
+    planted = set()
+    for i in range(3000):
+        query = f"a{i}.evil.example" if i % 50 == 7 else f"h{i}.benign.example"
+        record = {
+            "ts": 1700000000 + i,
+            "uid": f"C{i}",
+            "id.orig_h": f"10.0.{i % 200}.{i % 250 + 1}",
+            "id.orig_p": 40000 + i % 2000,
+            "id.resp_h": "10.0.0.53",
+            "id.resp_p": 53,
+            "proto": "udp",
+            "query": query,
+        }
+        lines.append("{not json at all" if i % 97 == 3 else json.dumps(record))
+        if i % 50 == 7 and i % 97 != 3:
+            planted.add(i + 1)
+    path.write_text("\n".join(lines) + "\n")
+    tasks, _ = plan_tasks([str(path)], parts=4, min_split=4096)
+    assert tasks[0].format == "zeek-json" and len(tasks) == 4 and tasks[0].header is None
+    whole, whole_report = scan([str(path)], index, parts=1, workers=1)
+    cut, cut_report = scan([str(path)], index, parts=4, workers=1)
+    assert cut.equals(whole)
+    assert set(whole.column("line").to_pylist()) == planted
+    stats_whole, stats_cut = whole_report.files[str(path)], cut_report.files[str(path)]
+    assert stats_cut.records == stats_whole.records == 3000 - stats_whole.skipped_total
+    assert stats_cut.skipped == stats_whole.skipped and stats_whole.skipped_total == 31
+    assert stats_cut.examples == stats_whole.examples

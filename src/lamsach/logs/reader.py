@@ -127,13 +127,20 @@ def check_damage(stream: object) -> None:
 
 
 class RangeReader(io.RawIOBase):
-    """The bytes ``[start, end)`` of a file, as a raw stream."""
+    """The bytes ``[start, end)`` of a file, as a raw stream; ``lines`` counts its lines."""
 
     def __init__(self, path: str, start: int, end: int) -> None:
         self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self.file.seek(start)
         self.remaining = end - start
         self.count = 0
+        self.newlines = 0
+        self.last = b"\n"
+
+    @property
+    def lines(self) -> int:
+        """Lines read so far (a last line without newline counts)."""
+        return self.newlines + (0 if self.last == b"\n" else 1)
 
     def readable(self) -> bool:
         return True
@@ -145,6 +152,10 @@ class RangeReader(io.RawIOBase):
         n = self.file.readinto(view) or 0
         self.remaining -= n
         self.count += n
+        if n:
+            data = view[:n].tobytes()
+            self.newlines += data.count(b"\n")
+            self.last = data[-1:]
         return n
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ and a cluster engine can map the same function over the same tasks.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +21,7 @@ import zstandard
 
 from lamsach.logs.formats import ReadContext, ReadStats, get_format, zeek_tsv
 from lamsach.logs.reader import (
+    READ_BUFFER,
     STDIN,
     CountingReader,
     LogReadError,
@@ -38,6 +40,9 @@ Matcher = Callable[[pa.RecordBatch, Any, Any], pa.Table]
 # Progress callback: (bytes consumed, records read, hits found) since the previous call.
 Progress = Callable[[int, int, int], None]
 
+# Formats whose lines stand alone (no header but Zeek's, no state carried from line to line):
+# a big file of these can be cut into byte ranges read by different processes.
+LINE_FORMATS = frozenset({zeek_tsv.NAME, "zeek-json", "suricata-eve"})
 SPLIT_MIN_BYTES = 32 << 20  # ranges smaller than this are not worth a process of their own
 PROGRESS_EVERY = 0.2  # seconds between progress reports from one task
 
@@ -87,7 +92,7 @@ def plan_tasks(
     options: Mapping[str, str] | None = None,
     min_split: int | None = None,
 ) -> tuple[list[ScanTask], list[PlanError]]:
-    """Tasks for the files to scan: big plain Zeek TSV files in ``parts`` byte ranges."""
+    """Tasks for the files to scan: big plain files of line formats in ``parts`` byte ranges."""
     tasks: list[ScanTask] = []
     errors: list[PlanError] = []
     opts = dict(options or {})
@@ -100,13 +105,16 @@ def plan_tasks(
             errors.append(PlanError(path, message, "unrecognised" in message))
             continue
         if _splittable(path, name, parts, min_split):
-            try:
-                with open_binary(path) as raw:
-                    header = zeek_tsv.read_header(raw)
-            except zeek_tsv.ZeekHeaderError as exc:
-                errors.append(PlanError(path, str(exc)))
-                continue
-            for start, end in line_ranges(path, header.size, parts, min_split):
+            header = None
+            if name == zeek_tsv.NAME:
+                try:
+                    with open_binary(path) as raw:
+                        header = zeek_tsv.read_header(raw)
+                except zeek_tsv.ZeekHeaderError as exc:
+                    errors.append(PlanError(path, str(exc)))
+                    continue
+            first = header.size if header is not None else 0
+            for start, end in line_ranges(path, first, parts, min_split):
                 tasks.append(ScanTask(len(tasks), path, name, start, end, header, opts))
             continue
         tasks.append(ScanTask(len(tasks), path, name, options=opts))
@@ -114,7 +122,7 @@ def plan_tasks(
 
 
 def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
-    if name != zeek_tsv.NAME or parts < 2 or path == STDIN or is_compressed(path):
+    if name not in LINE_FORMATS or parts < 2 or path == STDIN or is_compressed(path):
         return False
     return os.path.getsize(path) >= 2 * min_split
 
@@ -122,8 +130,7 @@ def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
 def _batches(
     task: ScanTask, stats: ReadStats, counter: list[Any], tracker: zeek_tsv.LineTracker
 ) -> Iterator[pa.RecordBatch]:
-    if task.is_range:
-        assert task.header is not None
+    if task.is_range and task.header is not None:
         with RangeReader(task.path, task.start, task.end) as reader:
             counter.append(reader)
             yield from zeek_tsv.read_records(
@@ -143,6 +150,14 @@ def _batches(
         return
     log_format = get_format(task.format)
     ctx = ReadContext(file=task.path, stats=stats, options=task.options)
+    if task.is_range:
+        # Line numbers come out counted from the range start; the engine shifts them.
+        reader = RangeReader(task.path, task.start, task.end)
+        counter.append(reader)
+        buffered = io.BufferedReader(reader, READ_BUFFER)
+        with io.TextIOWrapper(buffered, encoding="utf-8", errors="replace") as text:
+            yield from log_format.read(text, ctx)
+        return
     stream = open_binary(task.path, counter) if log_format.binary else open_text(task.path, counter)
     with stream:
         yield from log_format.read(stream, ctx)
@@ -159,7 +174,7 @@ def scan_task(
     """Read one task and match every batch; a failure keeps the hits found before it."""
     started = time.perf_counter()
     stats = ReadStats(file=task.path, format=task.format)
-    counter: list[CountingReader | RangeReader] = []
+    counter: list[Any] = []  # the reader of the file's own bytes: CountingReader or RangeReader
     found: list[pa.Table] = []
     reported = (0, 0, 0)
     last = started
@@ -187,7 +202,10 @@ def scan_task(
     if progress is not None:
         state = (stats.bytes_read, stats.records, hits_total)
         progress(*(a - b for a, b in zip(state, reported, strict=True)))
-    lines = tracker.physical_rows if task.is_range else 0
+    lines = 0
+    if task.is_range:
+        ranged = counter[0]
+        lines = tracker.physical_rows if task.header is not None else ranged.lines
     table = pa.concat_tables(found) if found else HIT_SCHEMA.empty_table()
     if table.num_rows > 1:
         table = table.sort_by([("line", "ascending")])

@@ -114,8 +114,8 @@ def run_scan(
     def collect(result: TaskResult) -> None:
         task = result.task
         if task.is_range:
-            assert task.header is not None
-            offset = line_offsets.get(task.path, task.header.lines)
+            first = task.header.lines if task.header is not None else 0
+            offset = line_offsets.get(task.path, first)
             shift_lines(result, offset)
             line_offsets[task.path] = offset + result.lines
         stats = report.files.get(task.path)
