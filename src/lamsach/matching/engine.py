@@ -23,7 +23,6 @@ from lamsach.logs.formats import ReadContext, ReadStats, get_format, zeek_tsv
 from lamsach.logs.reader import (
     READ_BUFFER,
     STDIN,
-    CountingReader,
     LogReadError,
     RangeReader,
     check_damage,
