@@ -121,9 +121,18 @@ def count_submissions(url: str, campaign_id: int) -> dict[str, int]:
     return found
 
 
-def start_portal(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_portal(url: str, port: int, data_dir: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LAMSACH_DATABASE_URL": url, "LAMSACH_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "lamsach", "serve", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "lamsach",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     log = (data_dir / "portal.log").open("wb")
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -261,7 +270,7 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, o
     setup_seconds = time.perf_counter() - started
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = start_portal(url, port, data_dir)
+    process = start_portal(url, port, data_dir, args.workers)
     try:
         await wait_ready(base, process)
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -335,8 +344,8 @@ def report(args: argparse.Namespace, result: dict[str, object]) -> bool:
     total = sum(len(v) for v in stats.latencies.values())
     print(
         f"\nportal load: {result['units']:,} units in the campaign, {result['officers']} officers"
-        f" + 2 coordinators for {seconds:.0f} s against PostgreSQL "
-        f"(tree built in {result['setup_seconds']:.1f} s)"
+        f" + 2 coordinators for {seconds:.0f} s against PostgreSQL, {args.workers} portal"
+        f" worker process(es) (tree built in {result['setup_seconds']:.1f} s)"
     )
     print(f"requests: {total:,} ({total / seconds:.0f}/s), failed: {sum(stats.failures.values())}")
     print(f"{'request':<20}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
@@ -375,6 +384,7 @@ def main() -> None:
     parser.add_argument("--officers", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--quiet-rounds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="portal worker processes")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = parser.parse_args()
     if args.quick:
@@ -384,6 +394,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="lamsach-bench-") as folder:
             result = asyncio.run(run(args, url, Path(folder)))
             ok = report(args, result)
+            if not ok:
+                log = (Path(folder) / "portal.log").read_text(errors="replace").splitlines()
+                print("last lines of the portal's log:", *log[-40:], sep="\n")
     finally:
         if not args.keep:
             drop_database(name)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from lamsach.settings import Settings
 
 
-def _run(settings: Settings, host: str, port: int) -> None:
+def _run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from lamsach.storage.migrate import upgrade
@@ -19,22 +21,26 @@ def _run(settings: Settings, host: str, port: int) -> None:
     scheme_note = "" if host in ("127.0.0.1", "localhost", "::1") else " (put https in front)"
     typer.echo(f"lamsach portal: http://{host}:{port}/{scheme_note}")
     # proxy_headers: behind a TLS proxy on this machine the cookies get the Secure flag.
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        log_level="info",
+    options: dict[str, Any] = dict(
+        host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1", log_level="info"
     )
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their own app from the environment: hand them these settings.
+    os.environ["LAMSACH_DATA_DIR"] = str(settings.data_dir)
+    os.environ["LAMSACH_DATABASE_URL"] = settings.database_url
+    os.environ["LAMSACH_SECRET_KEY"] = settings.secret_key
+    uvicorn.run("lamsach.web.app:create_app_from_env", factory=True, workers=workers, **options)
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes (PostgreSQL: one per core)."),
 ) -> None:
     """Run the portal on the configured database (LAMSACH_DATABASE_URL), upgrading it first."""
-    _run(Settings(), host, port)
+    _run(Settings(), host, port, workers)
 
 
 def demo(

@@ -26,6 +26,7 @@ from lamsach.campaign.errors import (
 from lamsach.settings import Settings
 from lamsach.storage.db import create_engine_from_settings, make_session_factory
 from lamsach.web import messages
+from lamsach.web.capacity import ConcurrencyLimitMiddleware, request_slots
 from lamsach.web.deps import (
     TOKEN_SALT,
     CsrfRejected,
@@ -139,7 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    # Outermost last: size limit first, then headers on every answer, then the session.
+    # Outermost last: admission, size limit, headers on every answer, then the session.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -150,4 +151,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(ConcurrencyLimitMiddleware, slots=request_slots(engine))
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory uvicorn's worker processes call (``lamsach serve --workers N``)."""
+    return create_app(Settings())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,8 +70,12 @@ def get_portal(request: Request) -> Portal:
     return portal
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session per request; routes commit their own changes before answering."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session per request; routes commit their own changes before answering.
+
+    Async on purpose: a sync generator's clean-up waits for a worker thread, and when every
+    worker waits for a pooled connection that only such a clean-up returns, the portal hangs.
+    """
     session = get_portal(request).sessions()
     try:
         yield session
