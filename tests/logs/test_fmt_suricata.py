@@ -282,3 +282,46 @@ def test_every_truncated_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     fast, slow, fast_stats, slow_stats = _both_ways(path, 50)
     assert fast == slow
     assert fast_stats.skipped == slow_stats.skipped
+
+
+_ODD_VALUES = [None, 5, -1, 1e300, "x", "", [], ["a", 1], {"a": 1}, True, "2001:0db8::1"]
+
+
+def _mutations(record: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(record, dict):
+        return [path] + [
+            p for key, value in record.items() for p in _mutations(value, (*path, key))
+        ]
+    if isinstance(record, list):
+        return [path] + [p for i, value in enumerate(record) for p in _mutations(value, (*path, i))]
+    return [path]
+
+
+def mutated_lines(path: Path) -> list[str]:
+    """Each record once per field and odd value (a number for a name, a list for a port ...),
+    among unchanged copies, so that chunks mix damaged and clean lines."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        for where in _mutations(record)[1:]:
+            for value in _ODD_VALUES:
+                copy = json.loads(line)
+                target = copy
+                for key in where[:-1]:
+                    target = target[key]
+                target[where[-1]] = value
+                out += [line, json.dumps(copy)]
+    return out
+
+
+@pytest.mark.slow
+def test_column_reader_equals_line_reader_on_damaged_fields(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.json"
+    path.write_text("\n".join(mutated_lines(DATA / "a_suricata_eve.json")) + "\n", encoding="utf-8")
+    for chunk in (7, 500):
+        fast, slow, fast_stats, slow_stats = _both_ways(path, chunk)
+        assert fast == slow
+        assert fast_stats.skipped == slow_stats.skipped

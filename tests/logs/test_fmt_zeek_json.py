@@ -259,3 +259,52 @@ def test_out_of_range_numbers_become_null(tmp_path: Path) -> None:
             (None, None, 80),
             (datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC), 53, None),
         ]
+
+
+def test_fields_of_the_wrong_type_do_not_break_reading(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json.log"
+    lines = [
+        '{"ts":1.0,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","query":5,"answers":[1,"192.0.2.1"]}',
+        '{"ts":2.0,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","server_name":["x"],"proto":7}',
+        '{"ts":3.0,"id.orig_h":["10.0.0.1"],"id.resp_h":"10.0.0.2","method":"GET","host":1}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast, slow, _, _ = _both_ways(path, 10)
+    assert fast.equals(slow)
+    rows = slow.to_pylist()
+    assert [(row["host"], row["answers"], row["src_ip"]) for row in rows] == [
+        (None, ["192.0.2.1"], "10.0.0.1"),
+        (None, None, "10.0.0.1"),
+        (None, None, None),
+    ]
+    assert [row["log_type"] for row in rows] == ["dns", "ssl", "http"]
+
+
+_ODD_VALUES = [None, 5, -1, 1e300, "x", "", [], ["a", 1], {"a": 1}, True, "2001:0db8::1"]
+
+
+def _mutated_lines(path: Path) -> list[str]:
+    """Each record once per top-level field and odd value, among unchanged copies."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for key in record:
+            for value in _ODD_VALUES:
+                out += [line, json.dumps({**record, key: value})]
+    return out
+
+
+@pytest.mark.slow
+def test_column_reader_equals_line_reader_on_damaged_fields(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.json.log"
+    lines = _mutated_lines(DATA / "a_zeek_mixed.json.log")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for chunk in (7, 500):
+        fast, slow, fast_stats, slow_stats = _both_ways(path, chunk)
+        assert fast.to_pylist() == slow.to_pylist()
+        assert fast_stats.skipped == slow_stats.skipped

@@ -9,8 +9,8 @@ forms of the per-line value clean-ups in ``_rows``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, ParamSpec, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -25,6 +25,21 @@ _NEST_SAFE_CHARS = 4 * _MAX_NESTING  # a shorter line cannot nest that deep
 # Approximate: used to drop names (CNAME targets) from answer lists written by the engines
 # themselves, whose addresses are well-formed.
 IP_PATTERN = r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$"
+
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def attempt(reader: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+    """The column reader's result, or None when it fails in any way: the chunk is then read
+    per line, which copes with whatever the data holds (and counts what it cannot read).
+    Column readers record skips only once they cannot fail any more, so none is counted twice.
+    """
+    try:
+        return reader(*args, **kwargs)
+    except Exception:
+        return None
 
 
 def chunks(
@@ -80,6 +95,39 @@ def micros_of(column: pa.ChunkedArray) -> pa.Array | None:
         return None
     inside = pc.and_(pc.greater_equal(micros, MIN_MICROS), pc.less_equal(micros, MAX_MICROS))
     return pc.if_else(inside, micros, pa.scalar(None, pa.int64()))
+
+
+def _field_type(schema: pa.Schema, path: tuple[str, ...]) -> pa.DataType | None:
+    """The type of a nested field (through structs and lists of structs), None if absent."""
+    if path[0] not in schema.names:
+        return None
+    kind = schema.field(path[0]).type
+    for name in path[1:]:
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            kind = kind.value_type
+        if not pa.types.is_struct(kind) or kind.get_field_index(name) < 0:
+            return None
+        kind = kind.field(name).type
+    return kind
+
+
+def has_boolean(schema: pa.Schema, *paths: tuple[str, ...]) -> bool:
+    """Whether a field read as a number is true/false in this chunk: the per-line reader takes
+    a boolean for no number, a cast would take it for 0 or 1."""
+    return any(
+        (kind := _field_type(schema, path)) is not None and pa.types.is_boolean(kind)
+        for path in paths
+    )
+
+
+def has_non_text(schema: pa.Schema, *paths: tuple[str, ...]) -> bool:
+    """Whether a field read as text holds something else in this chunk (a number, a list):
+    the per-line reader takes it for no value, a cast would turn it into text."""
+    return any(
+        (kind := _field_type(schema, path)) is not None
+        and not (pa.types.is_string(kind) or pa.types.is_null(kind))
+        for path in paths
+    )
 
 
 def port_expr(expr: pl.Expr) -> pl.Expr:

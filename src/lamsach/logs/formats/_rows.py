@@ -65,9 +65,10 @@ class RowBuffer:
         return batch_from_columns(values, len(rows))
 
 
-def clean_host(name: str | None) -> str | None:
-    """A host name as logs give it, made comparable: trimmed, lower-case, no trailing dot."""
-    if not name:
+def clean_host(name: Any) -> str | None:
+    """A host name as logs give it, made comparable: trimmed, lower-case, no trailing dot.
+    Anything but text (a number where a JSON log should have a name) gives None."""
+    if not isinstance(name, str) or not name:
         return None
     name = name.strip().rstrip(".").lower()
     return name or None

@@ -10,11 +10,31 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import ReadStats
-from lamsach.logs.formats._columnar import arrow_table, host_expr, micros_of, port_expr
+from lamsach.logs.formats._columnar import (
+    arrow_table,
+    has_boolean,
+    has_non_text,
+    host_expr,
+    ip_series,
+    micros_of,
+    port_expr,
+)
 from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 
 _ADDRESS_TYPES = ["A", "AAAA"]
+# Fields the per-line reader takes only as text (anything else there means no value).
+_TEXT_FIELDS = (
+    ("proto",), ("dns", "type"), ("dns", "rrname"), ("dns", "rrtype"), ("dns", "rdata"),
+    ("dns", "queries", "rrname"), ("dns", "query", "rrname"), ("dns", "answers", "rrname"),
+    ("dns", "answers", "rrtype"), ("http", "hostname"), ("http", "url"), ("tls", "sni"),
+    ("quic", "sni"), ("tls", "fingerprint"), ("fileinfo", "md5"), ("fileinfo", "sha1"),
+    ("fileinfo", "sha256"), ("alert", "action"), ("flow", "action"), ("netflow", "action"),
+)  # fmt: skip
+_NUMBER_FIELDS = (
+    ("src_port",), ("dest_port",), ("http", "http_port"), ("http", "length"), ("fileinfo", "size"),
+    ("flow", "bytes_toserver"), ("flow", "bytes_toclient"), ("netflow", "bytes"),
+)  # fmt: skip
 _NO_LIST = pl.lit([], dtype=pl.List(pl.String))
 
 
@@ -75,12 +95,12 @@ def _dns_answers(f: _Fields) -> pl.Expr:
     for rrtype in _ADDRESS_TYPES:
         if f.has("dns", "grouped", rrtype):
             pieces.append(f.get("dns", "grouped", rrtype).fill_null(_NO_LIST))
-    return pl.concat_list(pieces)
+    return pl.concat_list(pieces).list.drop_nulls()
 
 
 def _http_url(f: _Fields, host: pl.Expr) -> pl.Expr:
     path = f.get("http", "url")
-    port = f.get("http", "http_port", dtype=pl.Int64)
+    port = port_expr(f.get("http", "http_port", dtype=pl.Int64))
     other_port = port.is_not_null() & (port != 0) & (port != 80)
     bracketed = pl.when(host.str.contains(":", literal=True)).then("[" + host + "]").otherwise(host)
     authority = (
@@ -117,11 +137,9 @@ def _hashes(f: _Fields) -> pl.Expr:
     )
 
 
-def _compressed(frame: pl.DataFrame, column: str) -> pl.Expr:
-    # IPv6 written in full ("fe80:0000:...") is compressed, as the per-line reader does.
-    v6 = frame.get_column(column).filter(frame.get_column(column).str.contains(":", literal=True))
-    mapping = {text: ip_or_none(text) for text in v6.unique().to_list()}
-    return pl.col(column).replace(mapping) if mapping else pl.col(column)
+def _checked(frame: pl.DataFrame, column: str) -> pl.Expr:
+    # Checked as the per-line reader does; IPv6 written in full ("fe80:0000:...") compressed.
+    return pl.lit(ip_series(frame.get_column(column)))
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -141,7 +159,8 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     )
     sport = port_expr(f.get("src_port", dtype=pl.Int64))
     dport = port_expr(f.get("dest_port", dtype=pl.Int64))
-    swap = dns_here & (f.get("dns", "type") == "answer") & (sport == 53) & (dport != 53)
+    answer = f.get("dns", "type") == "answer"
+    swap = dns_here & answer & (sport == 53) & (dport.is_null() | (dport != 53))
     http_host = host_expr(f.get("http", "hostname"))
     host = pl.when(http_here).then(http_host).otherwise(pl.when(dns_here).then(_dns_host(f)))
     host = pl.coalesce(host, host_expr(f.get("tls", "sni")), host_expr(f.get("quic", "sni")))
@@ -171,7 +190,7 @@ def _frame(table: pa.Table) -> pl.DataFrame:
         .then(f.get("netflow", "action"))
     )
     frame = frame.with_columns(et.alias("log_type"))
-    src, dst = _compressed(frame, "src_ip"), _compressed(frame, "dest_ip")
+    src, dst = _checked(frame, "src_ip"), _checked(frame, "dest_ip")
     return frame.select(
         pl.when(swap).then(dst).otherwise(src).alias("src_ip"),
         pl.when(swap).then(dport).otherwise(sport).alias("src_port"),
@@ -201,15 +220,14 @@ def fast_batch(
         return None
     if table.column("event_type").null_count:
         return None
+    if has_boolean(table.schema, *_NUMBER_FIELDS) or has_non_text(table.schema, *_TEXT_FIELDS):
+        return None
     micros = micros_of(table.column("timestamp"))
     if micros is None:
         return None
-    try:
-        out = _frame(table)
-        # Addresses the per-line reader would refuse (it validates them) send the chunk there.
-        answers = out.get_column("answers").explode().drop_nulls().unique().to_list()
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None
+    out = _frame(table)
+    # Addresses the per-line reader would refuse (it validates them) send the chunk there.
+    answers = out.get_column("answers").explode().drop_nulls().unique().to_list()
     if any(ip_or_none(value) != value for value in answers):
         return None
     out = out.with_columns(
@@ -218,10 +236,12 @@ def fast_batch(
         pl.Series("time", micros),
     )
     keep = pl.col("src_ip").is_not_null() | pl.col("dst_ip").is_not_null()
-    for event_type, line_no in out.filter(~keep).select("log_type", "line").iter_rows():
-        # stats and engine events carry no addresses: not an error, but said so.
-        stats.skip(f"ignored: {event_type} event (not a network event)", line_no)
+    ignored = out.filter(~keep).select("log_type", "line").rows()
     out = out.filter(keep)
     columns = {name: out.get_column(name).to_arrow() for name in out.columns}
     columns["file"] = pa.array([file] * out.height, pa.string())
-    return batch_from_columns(columns, out.height)
+    batch = batch_from_columns(columns, out.height)
+    for event_type, line_no in ignored:  # counted last: nothing can fail any more
+        # stats and engine events carry no addresses: not an error, but said so.
+        stats.skip(f"ignored: {event_type} event (not a network event)", line_no)
+    return batch

@@ -12,14 +12,20 @@ import pyarrow as pa
 
 from lamsach.logs.formats._columnar import (
     arrow_table,
+    has_boolean,
+    has_non_text,
     host_expr,
+    ip_series,
     ips_expr,
     micros_of,
     port_expr,
 )
+from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 
 _STRING = pl.String
+# Fields the per-line reader takes only as text (anything else there means no value).
+_TEXT_FIELDS = ("_path", "proto", "query", "host", "uri", "server_name", "resp_certificate_sha1")
 
 
 def _col(names: set[str], name: str) -> pl.Expr:
@@ -89,61 +95,70 @@ def _http_url(names: set[str]) -> pl.Expr:
 
 def fast_batch(lines: list[str], first_line: int, file: str) -> pa.RecordBatch | None:
     """The canonical batch of a chunk of Zeek JSON lines, or None to read it per line."""
+    # A JSON null is a present key to the per-line reader (it tells logs apart by their keys)
+    # but an absent one to Arrow.
+    if any(":null" in line or ": null" in line for line in lines):
+        return None
     table = arrow_table(lines)
     if table is None or "ts" not in table.column_names or "result" in table.column_names:
         return None
     if "id" in table.column_names or "tx_hosts" in table.column_names:
         return None  # nested id objects and old files.log: the per-line reader knows them
+    numbers = ("id.orig_p", "id.resp_p", "orig_bytes", "resp_bytes", "request_body_len")
+    if has_boolean(table.schema, *((name,) for name in (*numbers, "response_body_len"))):
+        return None
+    if has_non_text(table.schema, *((name,) for name in _TEXT_FIELDS)):
+        return None
     micros = micros_of(table.column("ts"))
     if micros is None:
         return None
-    try:
-        frame = pl.from_arrow(table.drop_columns(["ts"]))
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None
+    frame = pl.from_arrow(table.drop_columns(["ts"]))
     assert isinstance(frame, pl.DataFrame)
     names = set(frame.columns)
     kind = pl.col("log_type")
-    try:
-        frame = frame.with_columns(_kind(names).alias("log_type"))
-        if frame.select((kind == "files").any()).item():
-            return None
-        certificate = _col(names, "resp_certificate_sha1").str.to_lowercase()
-        proto = _col(names, "proto").str.to_lowercase()
-        out = frame.select(
-            _col(names, "id.orig_h").alias("src_ip"),
-            port_expr(_col(names, "id.orig_p")).alias("src_port"),
-            _col(names, "id.resp_h").alias("dst_ip"),
-            port_expr(_col(names, "id.resp_p")).alias("dst_port"),
-            pl.when(kind.is_in(["http", "ssl"]))
-            .then(proto.fill_null("tcp"))
-            .otherwise(proto)
-            .alias("proto"),
-            pl.when(kind == "dns")
-            .then(host_expr(_col(names, "query")))
-            .when(kind == "http")
-            .then(_http_host(_col(names, "host")))
-            .when(kind == "ssl")
-            .then(host_expr(_col(names, "server_name")))
-            .alias("host"),
-            pl.when(kind == "http").then(_http_url(names)).alias("url"),
-            (
-                pl.when(kind == "dns").then(ips_expr(pl.col("answers")))
-                if "answers" in names
-                else pl.lit(None, dtype=pl.List(_STRING))
-            ).alias("answers"),
-            pl.when((kind == "ssl") & (certificate.is_not_null()) & (certificate != ""))
-            .then(pl.concat_list(certificate))
-            .alias("hashes"),
-            pl.when(kind == "conn")
-            .then(_sum(names, "orig_bytes", "resp_bytes"))
-            .when(kind == "http")
-            .then(_sum(names, "request_body_len", "response_body_len"))
-            .alias("bytes"),
-            kind,
-        )
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None  # a field of an unexpected type: the per-line reader copes
+    frame = frame.with_columns(_kind(names).alias("log_type"))
+    if frame.select((kind == "files").any()).item():
+        return None
+    certificate = _col(names, "resp_certificate_sha1").str.to_lowercase()
+    proto = _col(names, "proto").str.to_lowercase()
+    out = frame.select(
+        _col(names, "id.orig_h").alias("src_ip"),
+        port_expr(_col(names, "id.orig_p")).alias("src_port"),
+        _col(names, "id.resp_h").alias("dst_ip"),
+        port_expr(_col(names, "id.resp_p")).alias("dst_port"),
+        pl.when(kind.is_in(["http", "ssl"]))
+        .then(proto.fill_null("tcp"))
+        .otherwise(proto)
+        .alias("proto"),
+        pl.when(kind == "dns")
+        .then(host_expr(_col(names, "query")))
+        .when(kind == "http")
+        .then(_http_host(_col(names, "host")))
+        .when(kind == "ssl")
+        .then(host_expr(_col(names, "server_name")))
+        .alias("host"),
+        pl.when(kind == "http").then(_http_url(names)).alias("url"),
+        (
+            pl.when(kind == "dns").then(ips_expr(pl.col("answers")))
+            if "answers" in names
+            else pl.lit(None, dtype=pl.List(_STRING))
+        ).alias("answers"),
+        pl.when((kind == "ssl") & (certificate.is_not_null()) & (certificate != ""))
+        .then(pl.concat_list(certificate))
+        .alias("hashes"),
+        pl.when(kind == "conn")
+        .then(_sum(names, "orig_bytes", "resp_bytes"))
+        .when(kind == "http")
+        .then(_sum(names, "request_body_len", "response_body_len"))
+        .alias("bytes"),
+        kind,
+    )
+    # Checked as the per-line reader checks them (Zeek writes them well; damage does not).
+    out = out.with_columns(ip_series(out.get_column("src_ip")), ip_series(out.get_column("dst_ip")))
+    # Answers as the per-line reader gives them (IPv6 compressed), else it reads the chunk.
+    answers = out.get_column("answers").explode().drop_nulls().unique().to_list()
+    if any(ip_or_none(value) != value for value in answers):
+        return None
     empty = out.select(
         (
             pl.col("src_ip").is_null()

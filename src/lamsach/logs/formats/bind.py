@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import chunks, host_expr, ip_series, port_expr
+from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series, port_expr
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -144,15 +144,12 @@ def _fast_chunk(
 ) -> pa.Table | None:
     """Plain query-log lines (named's own stamp, no syslog header) read by column with one
     polars regex; every other line of the chunk goes through the per-line parser."""
-    try:
-        frame = (
-            pl.Series("text", lines, dtype=pl.String)
-            .str.extract_groups(_PLAIN_QUERY)
-            .struct.unnest()
-            .with_row_index("index")
-        )
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None
+    frame = (
+        pl.Series("text", lines, dtype=pl.String)
+        .str.extract_groups(_PLAIN_QUERY)
+        .struct.unnest()
+        .with_row_index("index")
+    )
     stamp, client, port, name, flags, server = frame.columns[1:]
     plain = frame.filter(pl.col(stamp).is_not_null())
     others = frame.filter(pl.col(stamp).is_null()).get_column("index").to_list()
@@ -193,7 +190,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
     year = syslog_year(ctx)
     zone = local_zone(ctx)
     for first_line, lines in chunks(stream, max(1, ctx.batch_size)):
-        table = _fast_chunk(lines, first_line, ctx, year, zone) if fast else None
+        table = attempt(_fast_chunk, lines, first_line, ctx, year, zone) if fast else None
         if table is not None:
             yield from (batch for batch in table.to_batches() if batch.num_rows)
             continue

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -319,7 +319,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
     if fast:
         for first, lines in chunks(stream, buffer.size):
             offset = header_no + first - 1
-            batch = _fast_chunk(lines, offset + 1, layout, ctx)
+            batch = attempt(_fast_chunk, lines, offset + 1, layout, ctx)
             if batch is not None:
                 if batch.num_rows:
                     yield batch

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import chunks, host_expr, ip_series, port_expr
+from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series, port_expr
 from lamsach.logs.formats._rows import (
     MAX_MICROS,
     MIN_MICROS,
@@ -141,68 +141,65 @@ def _line_row(line: str, line_no: int, stats: ReadStats) -> tuple[Any, ...] | No
 def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table | None:
     """Native lines whose target is a plain URL or ``CONNECT host:port`` read by column with
     polars regexes; every other line of the chunk goes through the per-line parser."""
-    try:
-        frame = (
-            pl.Series("text", lines, dtype=pl.String)
-            .str.extract_groups("^" + _NATIVE.pattern)
-            .struct.unnest()
-            .with_row_index("index")
-        )
-        stamp, client, code, _status, size, method, target, peer = frame.columns[1:]
-        url = frame.get_column(target).str.extract_groups(_PLAIN_URL).struct.unnest()
-        connect = frame.get_column(target).str.extract_groups(_PLAIN_CONNECT).struct.unnest()
-        frame = frame.with_columns(
-            url.get_column(url.columns[0]).str.to_lowercase().alias("scheme"),
-            url.get_column(url.columns[1]).alias("url_host"),
-            url.get_column(url.columns[2]).cast(pl.Int64).alias("url_port"),
-            connect.get_column(connect.columns[0]).alias("connect_host"),
-            connect.get_column(connect.columns[1]).cast(pl.Int64).alias("connect_port"),
-        )
-        is_connect = pl.col(method) == "CONNECT"
-        absolute = pl.col(target).str.slice(0, 12).str.contains("://", literal=True)
-        simple = pl.col(stamp).is_not_null() & (
-            pl.when(absolute)
-            .then(pl.col("scheme").is_not_null() & ~(pl.col("url_port") > 65535).fill_null(False))
-            .when(is_connect)
-            .then(pl.col("connect_host").is_not_null())
-            .otherwise(pl.lit(True))
-        )
-        fast = frame.filter(simple)
-        others = frame.filter(~simple).get_column("index").to_list()
-        default_port = pl.col("scheme").replace_strict(
-            _DEFAULT_PORTS, default=None, return_dtype=pl.Int64
-        )
-        host = host_expr(
-            pl.when(absolute).then(pl.col("url_host")).when(is_connect).then(pl.col("connect_host"))
-        )
-        fast = fast.with_columns(
-            host.alias("host"),
-            pl.when(absolute)
-            .then(pl.when(pl.col("url_port") > 0).then(pl.col("url_port")).otherwise(default_port))
-            .when(is_connect)
-            .then(pl.col("connect_port"))
-            .alias("port"),
-        )
-        fast = fast.with_columns(
-            ip_series(fast.get_column("host")).alias("host_ip"),
-            ip_series(fast.get_column(client)),
-            ip_series(fast.get_column(peer)),
-        )
-        micros = (pl.col(stamp).cast(pl.Float64) * 1e6).round(0).cast(pl.Int64)
-        out = fast.select(
-            pl.when(micros.is_between(MIN_MICROS, MAX_MICROS)).then(micros).alias("time"),
-            pl.col(client).alias("src_ip"),
-            pl.coalesce(pl.col(peer), pl.col("host_ip")).alias("dst_ip"),
-            port_expr(pl.col("port")).alias("dst_port"),
-            pl.lit("tcp").alias("proto"),
-            pl.when(pl.col("host_ip").is_null()).then(pl.col("host")).alias("host"),
-            pl.when(absolute).then(pl.col(target)).alias("url"),
-            pl.when(pl.col(size) != "-").then(pl.col(size).cast(pl.Int64)).alias("bytes"),
-            pl.col(code).alias("action"),
-            (pl.col("index").cast(pl.Int64) + first_line).alias("line"),
-        )
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None
+    frame = (
+        pl.Series("text", lines, dtype=pl.String)
+        .str.extract_groups("^" + _NATIVE.pattern)
+        .struct.unnest()
+        .with_row_index("index")
+    )
+    stamp, client, code, _status, size, method, target, peer = frame.columns[1:]
+    url = frame.get_column(target).str.extract_groups(_PLAIN_URL).struct.unnest()
+    connect = frame.get_column(target).str.extract_groups(_PLAIN_CONNECT).struct.unnest()
+    frame = frame.with_columns(
+        url.get_column(url.columns[0]).str.to_lowercase().alias("scheme"),
+        url.get_column(url.columns[1]).alias("url_host"),
+        url.get_column(url.columns[2]).cast(pl.Int64).alias("url_port"),
+        connect.get_column(connect.columns[0]).alias("connect_host"),
+        connect.get_column(connect.columns[1]).cast(pl.Int64).alias("connect_port"),
+    )
+    is_connect = pl.col(method) == "CONNECT"
+    absolute = pl.col(target).str.slice(0, 12).str.contains("://", literal=True)
+    simple = pl.col(stamp).is_not_null() & (
+        pl.when(absolute)
+        .then(pl.col("scheme").is_not_null() & ~(pl.col("url_port") > 65535).fill_null(False))
+        .when(is_connect)
+        .then(pl.col("connect_host").is_not_null())
+        .otherwise(pl.lit(True))
+    )
+    fast = frame.filter(simple)
+    others = frame.filter(~simple).get_column("index").to_list()
+    default_port = pl.col("scheme").replace_strict(
+        _DEFAULT_PORTS, default=None, return_dtype=pl.Int64
+    )
+    host = host_expr(
+        pl.when(absolute).then(pl.col("url_host")).when(is_connect).then(pl.col("connect_host"))
+    )
+    fast = fast.with_columns(
+        host.alias("host"),
+        pl.when(absolute)
+        .then(pl.when(pl.col("url_port") > 0).then(pl.col("url_port")).otherwise(default_port))
+        .when(is_connect)
+        .then(pl.col("connect_port"))
+        .alias("port"),
+    )
+    fast = fast.with_columns(
+        ip_series(fast.get_column("host")).alias("host_ip"),
+        ip_series(fast.get_column(client)),
+        ip_series(fast.get_column(peer)),
+    )
+    micros = (pl.col(stamp).cast(pl.Float64) * 1e6).round(0).cast(pl.Int64)
+    out = fast.select(
+        pl.when(micros.is_between(MIN_MICROS, MAX_MICROS)).then(micros).alias("time"),
+        pl.col(client).alias("src_ip"),
+        pl.coalesce(pl.col(peer), pl.col("host_ip")).alias("dst_ip"),
+        port_expr(pl.col("port")).alias("dst_port"),
+        pl.lit("tcp").alias("proto"),
+        pl.when(pl.col("host_ip").is_null()).then(pl.col("host")).alias("host"),
+        pl.when(absolute).then(pl.col(target)).alias("url"),
+        pl.when(pl.col(size) != "-").then(pl.col(size).cast(pl.Int64)).alias("bytes"),
+        pl.col(code).alias("action"),
+        (pl.col("index").cast(pl.Int64) + first_line).alias("line"),
+    )
     columns: dict[str, Any] = {column: out.get_column(column).to_arrow() for column in out.columns}
     columns["log_type"] = pa.array(["proxy"] * out.height)
     columns["file"] = pa.array([ctx.file] * out.height)
@@ -218,7 +215,7 @@ def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table
 def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
     """Batches of an access.log; ``fast`` reads plain native lines by column first."""
     for first_line, lines in chunks(stream, max(1, ctx.batch_size)):
-        table = _fast_chunk(lines, first_line, ctx) if fast else None
+        table = attempt(_fast_chunk, lines, first_line, ctx) if fast else None
         if table is not None:
             yield from (batch for batch in table.to_batches() if batch.num_rows)
             continue

@@ -9,7 +9,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import chunks
+from lamsach.logs.formats._columnar import attempt, chunks
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -193,7 +193,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
     """Batches of an EVE stream; ``fast`` tries each chunk with Arrow first."""
     buffer = RowBuffer(ctx, COLUMNS)
     for first_line, lines in chunks(stream, buffer.size):
-        batch = fast_batch(lines, first_line, ctx.file, ctx.stats) if fast else None
+        batch = attempt(fast_batch, lines, first_line, ctx.file, ctx.stats) if fast else None
         if batch is not None:
             if buffer.rows:
                 yield buffer.flush()

@@ -17,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._columnar import chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -144,7 +144,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
     """Batches of a debug log; ``fast`` reads each chunk by column (polars) first."""
     dates = _DateReader(ctx.options.get("date_order"), local_zone(ctx))
     for first_line, lines in chunks(stream, max(1, ctx.batch_size)):
-        batch = fast_chunk(lines, first_line, dates, ctx) if fast else None
+        batch = attempt(fast_chunk, lines, first_line, dates, ctx) if fast else None
         if batch is None:
             batch = _slow_chunk(lines, first_line, dates, ctx)
         if batch.num_rows:
@@ -159,28 +159,22 @@ def fast_chunk(
     lines: list[str], first_line: int, dates: _DateReader, ctx: ReadContext
 ) -> pa.RecordBatch | None:
     """The chunk read by column: the PACKET regex over all lines at once, times and addresses
-    worked out once per distinct value. None (read per line) on any surprise."""
-    try:
-        frame = (
-            pl.Series("text", lines, dtype=pl.String)
-            .str.extract_groups("^" + _PACKET.pattern)
-            .struct.unnest()
-            .with_row_index("index")
-        )
-    except Exception:  # any surprise sends the chunk to the per-line reader
-        return None
+    worked out once per distinct value. Called through ``attempt``: any surprise means the
+    chunk is read per line."""
+    frame = (
+        pl.Series("text", lines, dtype=pl.String)
+        .str.extract_groups("^" + _PACKET.pattern)
+        .struct.unnest()
+        .with_row_index("index")
+    )
     names = frame.columns[1:]
     frame = frame.with_columns(pl.col(names[13]).str.extract(r"(\S+)\s*$").alias(names[13]))
     readable = pl.col(names[0]).is_not_null() & pl.col(names[13]).is_not_null()
     unmatched = frame.filter(~readable).get_column("index").to_list()
     packets = frame.filter(readable)
     opcode = pl.col(names[12])
-    stats = ctx.stats
     skips = [(i, _skip_reason(lines[i])) for i in unmatched]
     skips += [(i, _NOT_QUERY) for i in packets.filter(opcode != "Q").get_column("index")]
-    for index, reason in sorted(skips):
-        if reason is not None:
-            stats.skip(reason, first_line + index)
     queries = packets.filter(opcode == "Q")
     first, sep, second, third, hh, mm, ss, designator = names[:8]
     proto, direction, remote, response, _op, rcode, _qtype, name = names[8:]
@@ -219,7 +213,11 @@ def fast_chunk(
     columns["time"] = pa.array([times[row] for row in stamps.iter_rows()], pa.int64())
     columns["log_type"] = pa.array(["dns"] * out.height)
     columns["file"] = pa.array([ctx.file] * out.height)
-    return batch_from_columns(columns, out.height)
+    batch = batch_from_columns(columns, out.height)
+    for index, reason in sorted(skips):  # counted last: nothing can fail any more
+        if reason is not None:
+            ctx.stats.skip(reason, first_line + index)
+    return batch
 
 
 def sniff(head: list[str]) -> bool:

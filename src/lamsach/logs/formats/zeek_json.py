@@ -9,7 +9,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import chunks
+from lamsach.logs.formats._columnar import attempt, chunks
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -39,35 +39,11 @@ COLUMNS = (
 )
 
 # Zeek's own log names, trusted from a Splunk source path; other names (a renamed file) are not.
-_KNOWN_PATHS = frozenset(
-    [
-        "conn",
-        "dns",
-        "http",
-        "ssl",
-        "files",
-        "x509",
-        "notice",
-        "weird",
-        "smtp",
-        "ssh",
-        "ftp",
-        "dhcp",
-        "rdp",
-        "smb_files",
-        "smb_mapping",
-        "dce_rpc",
-        "kerberos",
-        "ntlm",
-        "sip",
-        "snmp",
-        "tunnel",
-        "intel",
-        "software",
-        "known_hosts",
-        "quic",
-    ]
-)
+_KNOWN_PATHS = frozenset((
+    "conn", "dns", "http", "ssl", "files", "x509", "notice", "weird", "smtp", "ssh", "ftp",
+    "dhcp", "rdp", "smb_files", "smb_mapping", "dce_rpc", "kerberos", "ntlm", "sip", "snmp",
+    "tunnel", "intel", "software", "known_hosts", "quic",
+))  # fmt: skip
 _HASH_FIELDS = ("md5", "sha1", "sha256")
 
 
@@ -248,7 +224,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
     """Batches of a Zeek JSON stream; ``fast`` tries each chunk with Arrow first."""
     buffer = RowBuffer(ctx, COLUMNS)
     for first_line, lines in chunks(stream, buffer.size):
-        batch = fast_batch(lines, first_line, ctx.file) if fast else None
+        batch = attempt(fast_batch, lines, first_line, ctx.file) if fast else None
         if batch is not None:
             if buffer.rows:
                 yield buffer.flush()
