@@ -88,12 +88,13 @@ def test_demo_serves_the_portal_on_the_given_port(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_serve_upgrades_the_configured_database_and_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_upgrades_the_configured_database_and_runs(tmp_path: Path, workers: int) -> None:
     port = _free_port()
     env = {**os.environ, "LAMSACH_DATA_DIR": str(tmp_path / "serve")}
     env.pop("LAMSACH_DATABASE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "lamsach", "serve", "--port", str(port)],
+        [sys.executable, "-m", "lamsach", "serve", "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
