@@ -27,7 +27,7 @@ from lamsach.web.schemas import (
 
 router = APIRouter()
 PAGE_ROWS = 500
-CHART_UNITS = 40
+CHART_UNITS = 15
 CHART_ROWS = ("computers_scanned", "computers_infected", "computers_cleaned")
 
 
@@ -64,7 +64,12 @@ def _chart_data(
     codes = [c for c in CHART_ROWS if definition.has_row(c)] or [
         r.code for r in definition.summed_rows[:3]
     ]
-    by_child = totals_by_child(db, campaign, root)[:CHART_UNITS]
+    # The branches with the most machines scanned, infected, cleaned: a readable chart.
+    by_child = sorted(
+        totals_by_child(db, campaign, root),
+        key=lambda pair: sum(pair[1].get(code, 0) for code in codes),
+        reverse=True,
+    )[:CHART_UNITS]
     en = locale == "en"
     return {
         "rate": {
@@ -127,6 +132,7 @@ def dashboard_page(
         "kind_names": {k: (v[1] if locale == "en" else v[0]) for k, v in KNOWN_KINDS.items()},
         "definition": definition,
         "chart": _chart_data(db, campaign, root, result, locale),
+        "chart_units": CHART_UNITS,
         "can_manage": can(user, Action.MANAGE_CAMPAIGNS, campaign.owner_unit),
         "nav": "campaigns",
         "level_name": lambda depth: t(request, "Level %(n)s below", n=depth),

@@ -59,7 +59,8 @@
             var colours = ["#0b5394", "#b35c00", "#1e7b34", "#b3261e"];
             return { label: s.label, data: s.values, backgroundColor: colours[i % colours.length] };
           }) },
-        options: { maintainAspectRatio: false, animation: false, indexAxis: "y" }
+        options: { maintainAspectRatio: false, animation: false, indexAxis: "y",
+          scales: { y: { ticks: { autoSkip: false, font: { size: 11 } } } } }
       });
     }
   }
