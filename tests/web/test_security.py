@@ -221,3 +221,16 @@ def test_logout_ends_the_session(portal: Portal) -> None:
     assert client.post("/logout").status_code == 303
     assert client.get("/api/me").status_code == 401
     assert CSRF_RE.search(client.get("/login").text)
+
+
+def test_login_is_throttled_per_address_across_accounts(portal: Portal) -> None:
+    limit = portal.settings.login_max_failures
+    client = TestClient(portal.app, follow_redirects=False)
+    names = [f"khong-co-{i}" for i in range(limit)]
+    assert [_wrong_login(client, name) for name in names] == [401] * limit
+    # A fresh account name from the same address is refused too, before any password check.
+    token = csrf_of(client)
+    response = client.post(
+        "/login", data={"username": "admin", "password": "lamsach2022", "csrf_token": token}
+    )
+    assert response.status_code == 429
