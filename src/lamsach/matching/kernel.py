@@ -16,21 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lamsach.matching.direction import DEFAULT_INTERNAL, InternalNetworks
+from lamsach.matching.distinct import Addresses, Hosts, as_string, deduplicate, expand
 from lamsach.matching.hits import HIT_SCHEMA
 from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.matcher import Matcher, concat_pairs
-from lamsach.matching.observed import (
-    BRACKET_PATTERN,
-    PORT_PATTERN,
-    URL_HOST_PATTERN,
-    normalize_unicode_host,
-    parse_ip,
-)
+from lamsach.matching.observed import URL_HOST_PATTERN
 from lamsach.matching.reference import FIELDS
-from lamsach.matching.sections import Pairs, as_series, empty_pairs, parse_ipv4
+from lamsach.matching.sections import Pairs, as_series, empty_pairs
 
 _PORT_OF = {"dst_ip": "dst_port", "src_ip": "src_port"}
-_SAMPLE = 2048
+SAMPLE = 2048
 _RANK = {name: i for i, name in enumerate(FIELDS)}
 
 
@@ -84,48 +79,6 @@ def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column
 
 
-# --- distinct values -----------------------------------------------------------------------------
-
-
-def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """(code of each value, -1 for null; the distinct values).
-
-    Deduplicating pays when values repeat (DNS names, client addresses) and costs more than it
-    saves when nearly all differ, so a sample decides; dictionary-encoded columns come free.
-    """
-    if not pa.types.is_dictionary(values.type):
-        sample = values.slice(0, _SAMPLE)
-        if len(values) > 2 * _SAMPLE and pc.count_distinct(sample).as_py() > 0.6 * len(sample):
-            codes = np.arange(len(values), dtype=np.int64)
-            if values.null_count:
-                codes[values.is_null().to_numpy(zero_copy_only=False)] = -1
-            return codes, _as_string(values)
-        values = pc.dictionary_encode(values)
-    codes = pc.fill_null(values.indices, -1).to_numpy().astype(np.int64, copy=False)
-    return codes, _as_string(values.dictionary)
-
-
-def _as_string(values: pa.Array) -> pa.Array:
-    return values if pa.types.is_string(values.type) else values.cast(pa.string())
-
-
-def _expand(codes: np.ndarray, pairs: Pairs, n_distinct: int) -> Pairs:
-    """From (distinct value, id) pairs to (position, id) for every position holding the value."""
-    which, ids = pairs
-    if not len(which):
-        return empty_pairs()
-    order = np.argsort(which, kind="stable")
-    which, ids = which[order], ids[order]
-    counts = np.bincount(which, minlength=n_distinct + 1)  # slot n_distinct: nulls, never hit
-    firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    codes = np.where(codes < 0, n_distinct, codes)
-    positions = np.flatnonzero(counts[codes])
-    per = counts[codes[positions]]
-    rows = np.repeat(positions, per)
-    step = np.arange(len(rows)) - np.repeat(np.cumsum(per) - per, per)
-    return rows, ids[np.repeat(firsts[codes[positions]], per) + step]
-
-
 def _drop_allowed(pairs: Pairs, allowed: np.ndarray) -> Pairs:
     keep = ~allowed[pairs[0]]
     return pairs[0][keep], pairs[1][keep]
@@ -134,49 +87,11 @@ def _drop_allowed(pairs: Pairs, allowed: np.ndarray) -> Pairs:
 # --- addresses -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Addresses:
-    """Distinct strings parsed as addresses: IPv4 (incl. mapped) as uint32, IPv6 as ints."""
-
-    is_v4: np.ndarray
-    v4: np.ndarray
-    v6: dict[int, int]  # distinct index -> address
-
-    @classmethod
-    def parse(cls, texts: pl.Series, maybe_v6: np.ndarray | None = None) -> _Addresses:
-        is_v4, v4 = parse_ipv4(texts)
-        if maybe_v6 is None:
-            maybe_v6 = texts.str.contains(":", literal=True).fill_null(False).to_numpy()
-        v6: dict[int, int] = {}
-        candidates = np.flatnonzero(maybe_v6 & ~is_v4)
-        for i, text in zip(candidates.tolist(), texts.gather(candidates).to_list(), strict=True):
-            address = parse_ip(text) if text is not None else None
-            if address is None:
-                continue
-            if address.version == 4:
-                is_v4[i] = True
-                v4[i] = int(address)
-            else:
-                v6[i] = int(address)
-        return cls(is_v4, v4, v6)
-
-    def match(self, matcher: Matcher, only: np.ndarray | None = None) -> Pairs:
-        """(distinct index, id) for addresses matching plain IPs and networks (no port)."""
-        chosen = np.flatnonzero(self.is_v4 if only is None else self.is_v4 & only)
-        q, ids = matcher.ipv4(self.v4[chosen])
-        parts = [(chosen[q], ids)]
-        for i, address in self.v6.items():
-            if only is None or only[i]:
-                found = matcher.ipv6(address)
-                parts.append((np.full(len(found), i, dtype=np.int64), np.asarray(found, np.int64)))
-        return concat_pairs(parts)
-
-
 def _match_ips(
     values: pa.Array, ports: pa.Array | None, index: IndicatorIndex, rank: int
 ) -> list[_Found]:
-    codes, distinct = _distinct(values)
-    addresses = _Addresses.parse(as_series(distinct))
+    codes, distinct = deduplicate(values)
+    addresses = Addresses.parse(as_series(distinct))
     pairs = addresses.match(index.listed)
     with_ports = ports is not None and index.listed.has("ipport4", "ipport6")
     allowed = np.zeros(len(distinct), dtype=bool)
@@ -187,7 +102,7 @@ def _match_ips(
             hit[:] = False
             hit[pairs[0]] = True
         allowed[addresses.match(index.allow, only=hit)[0]] = True
-    rows, ids = _expand(codes, _drop_allowed(pairs, allowed), len(distinct))
+    rows, ids = expand(codes, _drop_allowed(pairs, allowed), len(distinct))
     if index.allow.has("ipport4", "ipport6") and ports is not None and len(rows):
         keep = ~_port_allowed(index.allow, addresses, codes, ports, rows)
         rows, ids = rows[keep], ids[keep]
@@ -203,7 +118,7 @@ def _port_values(ports: pa.Array, rows: np.ndarray) -> np.ndarray:
 
 
 def _port_allowed(
-    allow: Matcher, addresses: _Addresses, codes: np.ndarray, ports: pa.Array, rows: np.ndarray
+    allow: Matcher, addresses: Addresses, codes: np.ndarray, ports: pa.Array, rows: np.ndarray
 ) -> np.ndarray:
     """Rows whose (address, port) is on the allow-list as an IP:port."""
     port = _port_values(ports, rows)
@@ -223,7 +138,7 @@ def _match_ip_ports(
     values: pa.Array,
     ports: pa.Array,
     codes: np.ndarray,
-    addresses: _Addresses,
+    addresses: Addresses,
     allowed: np.ndarray,
     index: IndicatorIndex,
     rank: int,
@@ -259,101 +174,30 @@ def _match_ip_ports(
 # --- names ---------------------------------------------------------------------------------------
 
 
-def normalize_hosts(raw: pa.Array) -> pl.Series:
-    """Hosts as observed.normalize_host makes them; "" where there is no host.
-
-    The regular expressions run only on the few values with a colon (ports, IPv6 literals).
-    """
-    hosts = as_series(pc.ascii_lower(raw)).fill_null("")
-    colon = np.flatnonzero(hosts.str.contains(":", literal=True).to_numpy())
-    if len(colon):
-        stripped = (
-            hosts.gather(colon).str.replace(BRACKET_PATTERN, "$1").str.replace(PORT_PATTERN, "$1")
-        )
-        hosts = hosts.scatter(colon, stripped)
-    dotted = np.flatnonzero(hosts.str.ends_with(".").to_numpy())
-    if len(dotted):
-        hosts = hosts.scatter(dotted, hosts.gather(dotted).str.strip_suffix("."))
-    ascii = pc.fill_null(pc.string_is_ascii(raw), True).to_numpy(zero_copy_only=False)
-    unicode = np.flatnonzero(~ascii)
-    if len(unicode):
-        texts = pc.take(raw, pa.array(unicode)).to_pylist()
-        hosts = hosts.scatter(unicode, [normalize_unicode_host(t) or "" for t in texts])
-    return hosts
-
-
-@dataclass
-class _Hosts:
-    """Distinct hosts: IP literals parsed, the rest normalised names (``names[i]`` is ``at[i]``)."""
-
-    size: int
-    addresses: _Addresses
-    names: pl.Series
-    at: np.ndarray
-
-    @classmethod
-    def parse(cls, raw: pa.Array) -> _Hosts:
-        # A strict dotted quad (most DNS answers) is already normal: only the rest is normalised.
-        quad, number = parse_ipv4(as_series(raw))
-        rest = np.flatnonzero(~quad)
-        hosts = normalize_hosts(raw.take(pa.array(rest)))
-        present = (hosts != "").to_numpy()
-        maybe_v6 = hosts.str.contains(":", literal=True).to_numpy()
-        found = _Addresses.parse(hosts, maybe_v6 & present)
-        found.is_v4 &= present
-        quad[rest] = found.is_v4
-        number[rest[found.is_v4]] = found.v4[found.is_v4]
-        name = present & ~found.is_v4
-        name[list(found.v6)] = False
-        v6 = {int(rest[i]): address for i, address in found.v6.items()}
-        addresses = _Addresses(quad, number, v6)
-        return cls(len(raw), addresses, hosts.filter(pl.Series(name)), rest[name])
-
-    def match(self, matcher: Matcher, only: np.ndarray | None = None) -> Pairs:
-        parts = [self.addresses.match(matcher, only)]
-        chosen = np.arange(len(self.at)) if only is None else np.flatnonzero(only[self.at])
-        if len(chosen) and matcher.has("domain", "hostname"):
-            q, ids = matcher.names(self.names.gather(chosen))
-            parts.append((self.at[chosen[q]], ids))
-        return concat_pairs(parts)
-
-    def allowed(self, matcher: Matcher, candidates: np.ndarray) -> np.ndarray:
-        allowed = np.zeros(self.size, dtype=bool)
-        if len(candidates) and _has_any(matcher):
-            only = np.zeros(self.size, dtype=bool)
-            only[candidates] = True
-            allowed[self.match(matcher, only)[0]] = True
-        return allowed
-
-
-def _has_any(matcher: Matcher) -> bool:
-    return any(len(s) for s in matcher.sections.values())
-
-
 def _match_names(
     values: pa.Array, parents: np.ndarray | None, index: IndicatorIndex, rank: int
 ) -> list[_Found]:
-    codes, distinct = _distinct(values)
-    hosts = _Hosts.parse(distinct)
+    codes, distinct = deduplicate(values)
+    hosts = Hosts.parse(distinct)
     pairs = hosts.match(index.listed)
     pairs = _drop_allowed(pairs, hosts.allowed(index.allow, pairs[0]))
-    positions, ids = _expand(codes, pairs, len(distinct))
+    positions, ids = expand(codes, pairs, len(distinct))
     rows = positions if parents is None else parents[positions]
     return [_Found(rank, rows, ids, values.take(pa.array(positions)).cast(pa.string()), positions)]
 
 
 def _match_urls(values: pa.Array, index: IndicatorIndex, rank: int) -> list[_Found]:
-    codes, distinct = _distinct(values)
+    codes, distinct = deduplicate(values)
     urls = as_series(distinct)
     raw_hosts = urls.str.extract(URL_HOST_PATTERN, 1).to_arrow()
-    hosts = _Hosts.parse(_as_string(raw_hosts))
+    hosts = Hosts.parse(as_string(raw_hosts))
     pairs = hosts.match(index.listed)
     pairs = concat_pairs([pairs, _listed_urls(index.listed, urls)])
     if len(pairs[0]):
         allowed = hosts.allowed(index.allow, pairs[0])
         allowed[_listed_urls(index.allow, urls, pairs[0])[0]] = True
         pairs = _drop_allowed(pairs, allowed)
-    rows, ids = _expand(codes, pairs, len(distinct))
+    rows, ids = expand(codes, pairs, len(distinct))
     return [_Found(rank, rows, ids, values.take(pa.array(rows)).cast(pa.string()), rows)]
 
 
@@ -374,14 +218,14 @@ def _match_hashes(
 ) -> list[_Found]:
     if not index.listed.has("md5", "sha1", "sha256"):
         return []
-    codes, distinct = _distinct(values)
+    codes, distinct = deduplicate(values)
     digests = as_series(distinct).str.to_lowercase()
     pairs = index.listed.hashes(digests)
     if len(pairs[0]) and index.allow.has("md5", "sha1", "sha256"):
         allowed = np.zeros(len(distinct), dtype=bool)
         allowed[index.allow.hashes(digests)[0]] = True
         pairs = _drop_allowed(pairs, allowed)
-    positions, ids = _expand(codes, pairs, len(distinct))
+    positions, ids = expand(codes, pairs, len(distinct))
     observed = values.take(pa.array(positions)).cast(pa.string())
     return [_Found(rank, parents[positions], ids, observed, positions)]
 
