@@ -79,12 +79,12 @@ def test_made_up_asa_lines() -> None:
         "Block",
     )
     assert stats.skipped == {
-        "not a connection message": 1,
+        "ignored: not a connection message": 1,
         "bad ASA message": 2,
         "not an ASA message": 1,
     }
     assert stats.examples == {
-        "not a connection message": [6],
+        "ignored: not a connection message": [6],
         "bad ASA message": [7, 14],
         "not an ASA message": [8],
     }
@@ -97,7 +97,7 @@ def test_real_asa_sample(shared_data: Path) -> None:
     table, stats = read_table(path)
     assert table.num_rows == 75
     # 305011/305012 translations, 106016 spoofs, 313001/313004 ICMP, 602304 IPsec
-    assert stats.skipped == {"not a connection message": 17}
+    assert stats.skipped == {"ignored: not a connection message": 17}
     rows = {row["line"]: row for row in table.to_pylist()}
     assert endpoints(rows[1]) == ("10.1.2.30", 63016, "192.168.0.8", 53, "tcp")
     assert endpoints(rows[7]) == ("10.123.3.42", 4952, "192.168.2.43", 443, "tcp")

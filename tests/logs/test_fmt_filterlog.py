@@ -62,8 +62,8 @@ def test_made_up_filterlog_lines() -> None:
     icmp = rows[3]
     assert icmp["proto"] == "icmp" and icmp["src_port"] is None and icmp["dst_port"] is None
     assert rows[4]["dst_ip"] == "192.0.2.80" and rows[4]["dst_port"] == 443  # CRLF line
-    assert stats.skipped == {"bad filterlog line": 2, "not filterlog": 1}
-    assert stats.examples == {"bad filterlog line": [5, 7], "not filterlog": [6]}
+    assert stats.skipped == {"bad filterlog line": 2, "ignored: not filterlog": 1}
+    assert stats.examples == {"bad filterlog line": [5, 7], "ignored: not filterlog": [6]}
     assert stats.records == 5
 
 
@@ -95,7 +95,7 @@ def test_real_opnsense_sample(shared_data: Path) -> None:
     assert detect_format(str(path)).name == "filterlog"
     table, stats = read_table(path)
     assert table.column("line").to_pylist() == [1, 2, 5]
-    assert stats.skipped == {"not filterlog": 2}
+    assert stats.skipped == {"ignored: not filterlog": 2}
     last = table.to_pylist()[2]
     assert last["time"] == datetime(2022, 6, 9, 20, 44, 11, tzinfo=UTC)
     assert (last["src_ip"], last["dst_ip"], last["dst_port"], last["action"]) == (

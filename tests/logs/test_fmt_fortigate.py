@@ -78,8 +78,8 @@ def test_made_up_fortigate_lines() -> None:
     assert (v6["src_ip"], v6["dst_ip"], v6["bytes"]) == ("fd00:20::15", "2001:db8::beef", 80)
     bare = rows[5]  # unquoted values, CRLF
     assert (bare["proto"], bare["action"], bare["bytes"]) == ("udp", "accept", 300)
-    assert stats.skipped == {"not traffic": 1, "not a FortiGate log": 1, "no addresses": 1}
-    assert stats.examples["not traffic"] == [5]
+    assert stats.skipped == {"ignored: not traffic": 1, "not a FortiGate log": 1, "no addresses": 1}
+    assert stats.examples["ignored: not traffic"] == [5]
 
 
 @pytest.mark.shared_data
@@ -88,7 +88,7 @@ def test_real_fortigate_sample(shared_data: Path) -> None:
     assert detect_format(str(path)).name == "fortigate"
     table, stats = read_table(path)
     assert table.num_rows == 5
-    assert stats.skipped == {"not traffic": 15}
+    assert stats.skipped == {"ignored: not traffic": 15}
     rows = table.to_pylist()
     first = rows[0]
     assert (first["src_ip"], first["dst_ip"], first["dst_port"], first["proto"]) == (

@@ -58,8 +58,12 @@ def test_made_up_panos_lines() -> None:
     assert virus["log_type"] == "threat" and virus["url"] is None and virus["host"] is None
     assert (rows[4]["src_ip"], rows[4]["dst_ip"]) == ("fd00:20::15", "2001:db8::beef")
     assert rows[5]["proto"] == "udp" and rows[5]["dst_port"] == 53  # CRLF line
-    assert stats.skipped == {"not traffic": 1, "bad PAN-OS line": 1, "not a PAN-OS log": 1}
-    assert stats.examples == {"not traffic": [5], "bad PAN-OS line": [6], "not a PAN-OS log": [8]}
+    assert stats.skipped == {"ignored: not traffic": 1, "bad PAN-OS line": 1, "not a PAN-OS log": 1}
+    assert stats.examples == {
+        "ignored: not traffic": [5],
+        "bad PAN-OS line": [6],
+        "not a PAN-OS log": [8],
+    }
 
 
 @pytest.mark.shared_data

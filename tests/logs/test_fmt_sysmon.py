@@ -282,8 +282,8 @@ def test_evtx_file(tmp_path: Path) -> None:
         abs(rows[2]["time"] - datetime(2024, 3, 5, 8, 20, 9, 250000, tzinfo=UTC)).total_seconds()
         < 1e-3
     )
-    assert stats.skipped == {"not network event": 1, "not Sysmon": 1}
-    assert stats.examples == {"not network event": [13], "not Sysmon": [14]}
+    assert stats.skipped == {"ignored: not a network event": 1, "ignored: not Sysmon": 1}
+    assert stats.examples == {"ignored: not a network event": [13], "ignored: not Sysmon": [14]}
 
 
 def test_damaged_evtx_files(tmp_path: Path) -> None:
@@ -326,10 +326,10 @@ def test_event_xml_one_per_line() -> None:
     assert dns["answers"] == ["192.0.2.44", "192.0.2.45", "2001:db8::44"]
     assert rows[2]["proto"] == "udp" and rows[2]["dst_port"] == 53  # CRLF line
     assert stats.skipped == {
-        "not network event": 1,
+        "ignored: not a network event": 1,
         "bad event XML": 1,
         "bad network event": 1,
-        "not Sysmon": 1,
+        "ignored: not Sysmon": 1,
     }
     assert stats.examples["bad event XML"] == [4]
 
@@ -375,7 +375,7 @@ def test_get_winevent_json() -> None:
     assert conn["time"] == datetime(2024, 3, 5, 8, 23, 1, tzinfo=UTC)
     assert (dns["host"], dns["answers"]) == ("update.evil.example", ["198.51.100.80"])
     assert conn["line"] == 2 and dns["line"] > conn["line"]
-    assert stats.skipped == {"not network event": 1}
+    assert stats.skipped == {"ignored: not a network event": 1}
 
 
 def test_winlogbeat_ndjson() -> None:
@@ -392,7 +392,7 @@ def test_winlogbeat_ndjson() -> None:
     )
     assert rows[1]["dst_ip"] == "192.0.2.77" and rows[1]["host"] is None
     assert rows[2]["src_ip"] is None  # no host.ip in the export
-    assert stats.skipped == {"bad JSON line": 1, "not network event": 1}
+    assert stats.skipped == {"bad JSON line": 1, "ignored: not a network event": 1}
 
 
 @pytest.mark.parametrize(
@@ -414,7 +414,7 @@ def test_real_sysmon_event22_sample(shared_data: Path) -> None:
     assert detect_format(str(path)).name == "sysmon"
     table, stats = read_table(path)
     assert table.num_rows == 7
-    assert stats.skipped == {"not network event": 2}
+    assert stats.skipped == {"ignored: not a network event": 2}
     rows = table.to_pylist()
     assert rows[0]["host"] == "go.microsoft.com" and rows[0]["answers"] == ["89.160.20.156"]
     assert rows[0]["time"] == datetime(2019, 7, 18, 3, 34, 1, 239000, tzinfo=UTC)
@@ -475,7 +475,7 @@ def test_json_export_of_message_only(tmp_path: Path) -> None:
     table, stats = read_table(path)
     assert table.column("host").to_pylist() == ["x.evil.example"]
     assert table.column("answers").to_pylist() == [["192.0.2.9"]]
-    assert stats.skipped == {"not network event": 1}
+    assert stats.skipped == {"ignored: not a network event": 1}
 
 
 def test_compressed_evtx(tmp_path: Path) -> None:
@@ -548,7 +548,7 @@ def test_damaged_object_in_pretty_json_costs_only_itself(tmp_path: Path) -> None
     path.write_text("\n".join(lines) + "\n")
     table, stats = read_table(path)
     assert table.column("log_type").to_pylist() == ["conn"]
-    assert stats.skipped == {"bad JSON": 1, "not network event": 1}
+    assert stats.skipped == {"bad JSON": 1, "ignored: not a network event": 1}
     # and one object opened on the array's own line
     path.write_text(
         '[{\n  "Id": 22, "ProviderName": "Microsoft-Windows-Sysmon",\n'

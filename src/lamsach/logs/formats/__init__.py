@@ -17,6 +17,9 @@ from typing import IO, Any
 import pyarrow as pa
 
 MAX_EXAMPLES = 5
+# Reasons starting with this prefix are lines understood but carrying no network record (a
+# stats event, a DHCP line in a firewall log): reported apart from lines that could not be read.
+IGNORED = "ignored: "
 
 
 @dataclass
@@ -39,6 +42,14 @@ class ReadStats:
     @property
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
+
+    @property
+    def ignored_total(self) -> int:
+        return sum(n for reason, n in self.skipped.items() if reason.startswith(IGNORED))
+
+    @property
+    def unreadable_total(self) -> int:
+        return self.skipped_total - self.ignored_total
 
 
 @dataclass(frozen=True)

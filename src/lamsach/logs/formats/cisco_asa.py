@@ -229,7 +229,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             continue
         parser = _PARSERS.get(match.group(1))
         if parser is None:
-            skip("not a connection message", number)
+            skip("ignored: not a connection message", number)
             continue
         fields = parser(line[match.end() :])
         row = None if fields is None else to_row(fields, syslog_micros(line, year, zone), number)

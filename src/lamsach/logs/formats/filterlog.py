@@ -86,7 +86,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             continue
         match = _FILTERLOG.search(line)
         if match is None:
-            skip("not filterlog", number)
+            skip("ignored: not filterlog", number)
             continue
         fields = parse_payload(line[match.end() :])
         if fields is None:

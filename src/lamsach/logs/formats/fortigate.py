@@ -159,7 +159,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             skip("not a FortiGate log", number)
             continue
         if kind not in _TRAFFIC_TYPES:
-            skip("not traffic", number)
+            skip("ignored: not traffic", number)
             continue
         row = to_row(fields, number, zone)
         if row is None:

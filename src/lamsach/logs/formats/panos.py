@@ -141,7 +141,7 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
             continue
         kind = match.group(2)
         if kind not in ("TRAFFIC", "THREAT"):
-            skip("not traffic", number)
+            skip("ignored: not traffic", number)
             continue
         first = line[match.start()]
         start = match.start() + (0 if first in "0123456789," else 1)

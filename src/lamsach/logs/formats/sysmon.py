@@ -87,9 +87,9 @@ def dns_answers(results: str) -> list[str] | None:
 def to_row(event: WinEvent, number: int) -> tuple[object, ...] | str:
     """The canonical row of a network event, or the reason it is skipped."""
     if event.provider and "sysmon" not in event.provider.lower():
-        return "not Sysmon"
+        return "ignored: not Sysmon"
     if event.event_id not in NETWORK_EVENTS:
-        return "not network event"
+        return "ignored: not a network event"
     data = event.data
     if event.event_id == 3:
         src_ip, dst_ip = (
