@@ -135,8 +135,8 @@ class Matcher:
     def names(self, hosts: pl.Series) -> Pairs:
         """Normalised host names against listed host names (exactly) and domains (and parents).
 
-        Parents are made by cutting the first label off, level after level, and looked up only
-        at the label counts some listed domain has.
+        Parents are looked up only at the label counts some listed domain has: for each such
+        count, hosts that have ``cut`` labels more lose them in one split.
         """
         parts = []
         hostname = self._get("hostname")
@@ -145,20 +145,16 @@ class Matcher:
         domain = self._get("domain")
         if domain is None or not len(hosts):
             return concat_pairs(parts)
-        wanted = np.asarray(domain.label_counts)
-        fewest = int(wanted.min())
         labels = hosts.str.count_matches(".", literal=True).to_numpy().astype(np.int64) + 1
-        which = np.arange(len(hosts))
-        current: pl.Series = hosts
-        while len(which):
-            look = np.isin(labels, wanted)
-            if look.any():
-                chosen = np.flatnonzero(look)
-                q, ids = domain.find_strings(current.gather(chosen))
-                parts.append((which[chosen[q]], ids))
-            more = np.flatnonzero(labels > fewest)
-            which, labels = which[more], labels[more] - 1
-            current = current.gather(more).str.splitn(".", 2).struct.field("field_1")
+        for count in domain.label_counts:
+            extra = labels - count
+            for cut in np.unique(extra[extra >= 0]).tolist():
+                chosen = np.flatnonzero(extra == cut)
+                names = hosts.gather(chosen)
+                if cut:
+                    names = names.str.splitn(".", cut + 1).struct.field(f"field_{cut}")
+                q, ids = domain.find_strings(names)
+                parts.append((chosen[q], ids))
         return concat_pairs(parts)
 
     def urls(self, urls: list[str]) -> Pairs:
