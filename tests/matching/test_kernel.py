@@ -283,3 +283,18 @@ def test_large_batches_agree_with_reference() -> None:
     assert len(kernel) > 1000
     key = lambda h: (h["line"], h["field"], h["indicator"], h["observed"])  # noqa: E731
     assert sorted(kernel, key=key) == sorted(reference, key=key)
+
+
+@pytest.mark.parametrize("kind", [pa.large_string(), pa.string_view()])
+def test_other_string_types(index: IndicatorIndex, kind: pa.DataType) -> None:
+    batch = pa.record_batch(
+        [
+            pa.array(["a.evil.com", "x.org"], kind),
+            pa.array(["10.0.0.1", "10.0.0.2"], kind),
+            pa.array([None, ["203.0.113.7"]], pa.list_(kind)),
+            pa.array([1, 2], pa.int16()),
+        ],
+        names=["host", "src_ip", "answers", "line"],
+    )
+    found = [(h["line"], h["indicator"]) for h in match_batch(batch, index).to_pylist()]
+    assert found == [(1, "evil.com"), (2, "203.0.113.7")]

@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lamsach.logs.schema import LOG_SCHEMA
 from lamsach.matching.direction import DEFAULT_INTERNAL, InternalNetworks
 from lamsach.matching.distinct import Addresses, Hosts, as_string, deduplicate, expand
 from lamsach.matching.hits import HIT_SCHEMA
@@ -50,7 +51,7 @@ def match_batch(
     The batch may hold only some canonical columns (e.g. only ``host``, or only ``src_ip, dst_ip,
     dst_port``); the missing ones count as null. Dictionary-encoded string columns are welcome.
     """
-    columns = {name: _array(batch.column(name)) for name in batch.schema.names}
+    columns = {name: _array(name, batch.column(name)) for name in batch.schema.names}
     found: list[_Found] = []
     for field in FIELDS:
         values = columns.get(field)
@@ -73,9 +74,14 @@ def match_batch(
     return _hits(columns, batch.num_rows, found, index, internal)
 
 
-def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+def _array(name: str, column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One column as a single array of its canonical type (dictionary encoding is kept)."""
     if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if name in LOG_SCHEMA.names and not pa.types.is_dictionary(column.type):
+        canonical = LOG_SCHEMA.field(name).type
+        if column.type != canonical:
+            column = column.cast(canonical)
     return column
 
 
