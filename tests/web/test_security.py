@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,20 @@ def test_upload_over_the_limit_is_refused_with_a_clear_error(tmp_path: Path) -> 
     big = b"code,name,kind,parent_code\n" + b"X" * 4096
     response = client.post("/api/units/import", files={"file": ("units.csv", big, "text/csv")})
     assert response.status_code == 413
-    assert "too large" in response.text
+    assert "at most 2048 bytes" in response.text and "quá lớn" in response.text
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=u.csv\r\n\r\n"
+        for _ in range(8):
+            yield b"y" * 1000
+
+    chunked = client.post(
+        "/api/units/import",
+        content=streamed(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert chunked.status_code == 413
+    assert "at most 2048 bytes" in chunked.text
     with built.session() as db, pytest.raises(NotFound):
         get_unit_by_code(db, "X")
     built.app.state.portal.engine.dispose()

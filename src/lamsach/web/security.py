@@ -1,4 +1,4 @@
-"""Web security pieces: CSRF tokens, security headers, request body size limit."""
+"""Web security pieces: CSRF tokens, security headers, the upload size answer."""
 
 from __future__ import annotations
 
@@ -77,12 +77,21 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyTooLarge(Exception):
-    """The request body passed the configured limit."""
+def too_large_text(limit: int) -> str:
+    """Said before the session (and so the language) is known: both languages, with the limit."""
+    size = f"{limit / 1024 / 1024:.1f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return (
+        f"Tệp hoặc dữ liệu gửi lên quá lớn (tối đa {size}).\n"
+        f"The upload is too large (at most {size}).\n"
+    )
 
 
 class BodySizeLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` (413), by header and while streaming."""
+    """Refuses request bodies over ``max_bytes`` with 413 and the limit in words.
+
+    Checked on the declared Content-Length and again while the body streams in. (FastAPI's own
+    ``max_body_size`` answers a bare "Content Too Large"; officers need to know the limit.)
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -92,41 +101,41 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PlainTextResponse(
-            f"Request body too large (limit {self.max_bytes} bytes).", status_code=413
-        )
+        too_large = PlainTextResponse(too_large_text(self.max_bytes), status_code=413)
         for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await PlainTextResponse("Bad Content-Length.", status_code=400)(
-                        scope, receive, send
-                    )
-                    return
-                if declared > self.max_bytes:
-                    await too_large(scope, receive, send)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await too_large(scope, receive, send)
+                return
         received = 0
+        overflow = False
         started = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
+        async def limited_receive() -> Message:
+            nonlocal received, overflow
+            if overflow:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    # To the application the client went away: it stops reading and stores
+                    # nothing; the client gets the 413 below instead of whatever it answers.
+                    overflow = True
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if overflow and not started:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await too_large(scope, receive, send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not overflow:
+                raise
+        if overflow and not started:
+            await too_large(scope, receive, send)
