@@ -296,9 +296,6 @@ class IndicatorIndex:
         """The indicator type of each id, as strings (vectorised, for hit tables)."""
         return self._type_names.take(pa.array(self._section_of(ids)))
 
-    def kinds_of(self, ids: np.ndarray) -> list[str]:
-        return [self.sections[i].kind for i in self._section_of(ids).tolist()]
-
     def meta_ids(self, ids: np.ndarray) -> np.ndarray:
         if self._meta_ids is None:
             return np.zeros(len(ids), dtype=np.int32)

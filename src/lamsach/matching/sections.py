@@ -1,7 +1,7 @@
 """Sorted numeric arrays that answer, for whole arrays of values, which indicators match.
 
 One section holds the indicators of one kind (IPv4 addresses, IPv4 networks, domains, ...) as a
-sorted key array. Strings are keyed by a 64-bit hash recomputed at load (never stored, so a change
+sorted key array. Strings are keyed by a 32-bit hash recomputed at load (never stored, so a change
 of hash function cannot corrupt an index) and every hash hit is confirmed against the string itself,
 so collisions cost time, never a false hit. IPv6 is rare in lists and logs and kept in dicts.
 """
