@@ -67,7 +67,7 @@ def parse_ipv4(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     number = np.zeros(len(values), dtype=np.uint32)
     if ok.any():
         # Only strict dotted quads are left, so Arrow's integer cast cannot fail.
-        chosen = values.filter(pl.Series(ok)).to_arrow()
+        chosen = (values if ok.all() else values.filter(pl.Series(ok))).to_arrow()
         octets = pc.cast(pc.list_flatten(pc.split_pattern(chosen, ".")), pa.uint32())
         parts = octets.to_numpy().reshape(-1, 4)
         number[ok] = (parts[:, 0] << 24) | (parts[:, 1] << 16) | (parts[:, 2] << 8) | parts[:, 3]
