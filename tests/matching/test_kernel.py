@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from lamsach.indicators.model import Indicator
 from lamsach.indicators.model import IndicatorType as T
 from lamsach.logs.schema import LOG_SCHEMA, batch_from_rows
 from lamsach.matching.direction import InternalNetworks
+from lamsach.matching.distinct import deduplicate
 from lamsach.matching.hits import HIT_SCHEMA
 from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.kernel import match_batch
@@ -271,7 +273,7 @@ def test_large_batches_agree_with_reference() -> None:
                 "src_ip": f"192.168.{i % 7}.{i % 250}",
                 "dst_ip": address(),
                 "dst_port": rng.choice([443, 80]),
-                "host": rng.choice([host, "ok.bad3.example", "A.BAD1.EXAMPLE."]),
+                "host": host if i % 5 else rng.choice(["ok.bad3.example", "A.BAD1.EXAMPLE."]),
                 "answers": [address(), address()],
                 "line": i,
             }
@@ -298,3 +300,16 @@ def test_other_string_types(index: IndicatorIndex, kind: pa.DataType) -> None:
     )
     found = [(h["line"], h["indicator"]) for h in match_batch(batch, index).to_pylist()]
     assert found == [(1, "evil.com"), (2, "203.0.113.7")]
+
+
+def test_deduplicate_decides_by_how_much_values_repeat() -> None:
+    repeated = pa.array([f"h{i % 300}" for i in range(20000)] + [None])
+    codes, distinct = deduplicate(repeated)
+    assert len(distinct) == 300 and codes[-1] == -1
+    assert distinct.take(pa.array(codes[:5])).to_pylist() == ["h0", "h1", "h2", "h3", "h4"]
+    unique = pa.array([f"h{i}" for i in range(20000)] + [None])
+    codes, distinct = deduplicate(unique)
+    assert len(distinct) == 20001 and codes[-1] == -1 and codes[7] == 7
+    encoded = repeated.dictionary_encode()
+    codes, distinct = deduplicate(encoded)
+    assert len(distinct) == 300 and codes.tolist() == pc.fill_null(encoded.indices, -1).to_pylist()
