@@ -37,6 +37,7 @@ from lamsach.web.deps import (
     render,
     request_locale,
 )
+from lamsach.web.routes import ROUTERS
 from lamsach.web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -133,8 +134,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.portal = portal
     _install_error_handlers(app)
-
-    from lamsach.web.routes import ROUTERS
 
     for router in ROUTERS:
         app.include_router(router)

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from lamsach.settings import Settings
 from lamsach.storage.models import User
 from lamsach.web import i18n
+from lamsach.web.nav import capabilities
 from lamsach.web.security import (
     CSRF_FORM_FIELD,
     CSRF_HEADER,
@@ -193,8 +194,6 @@ def render(
     user: User | None = None,
 ) -> Response:
     """A page in the request's language, with the helpers every template uses."""
-    from lamsach.web.nav import capabilities  # local: nav imports the domain's permission rules
-
     locale = request_locale(request)
     gettext, ngettext = i18n.jinja_gettext(locale)
     if user is None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from lamsach.campaign import users as svc
-from lamsach.campaign.errors import Issue, ValidationFailed
+from lamsach.campaign.errors import Issue, PermissionDenied, ValidationFailed
 from lamsach.campaign.permissions import Action, Role, can, require_anywhere, scope_units
 from lamsach.campaign.units import get_unit, subtree
 from lamsach.storage.models import Unit, User
@@ -32,7 +32,7 @@ def _role(name: str) -> Role:
 def managed_units(db: Session, user: User) -> list[Unit]:
     found: list[Unit] = []
     for top in scope_units(user, Action.MANAGE_USERS):
-        found.extend(svc_unit for svc_unit in subtree(db, top))
+        found.extend(subtree(db, top))
     return found
 
 
@@ -41,8 +41,6 @@ def visible_user(db: Session, actor: User, user_id: int) -> User:
     require_anywhere(actor, Action.MANAGE_USERS)
     user = svc.get_user(db, user_id)
     if user.id != actor.id and all(u.id != user.id for u in svc.list_users(db, actor)):
-        from lamsach.campaign.errors import PermissionDenied
-
         raise PermissionDenied("permission.denied", action=Action.MANAGE_USERS.value, unit="")
     return user
 
