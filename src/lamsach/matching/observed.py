@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import idna
 
@@ -45,6 +46,7 @@ _PORT_RE = _python_regex(PORT_PATTERN)
 _URL_HOST_RE = _python_regex(URL_HOST_PATTERN)
 
 
+@lru_cache(maxsize=1 << 16)  # IPv6 answers and peers recur from batch to batch
 def parse_ip(text: str) -> IPAddress | None:
     """The address in an IP column, IPv4-mapped IPv6 taken as IPv4; None when it is not one."""
     if _IPV4_RE.match(text):
