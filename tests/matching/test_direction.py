@@ -44,3 +44,11 @@ def test_configured_from_strings() -> None:
 def test_mask_over_an_array() -> None:
     values = pa.array(["10.0.0.1", None, "8.8.8.8", "10.0.0.1", "fd00::2"])
     assert DEFAULT_INTERNAL.mask(values).tolist() == [True, False, False, True, True]
+
+
+def test_pickles_for_worker_processes() -> None:
+    import pickle
+
+    nets = InternalNetworks.from_strings("203.0.113.0/24")
+    back = pickle.loads(pickle.dumps(nets))
+    assert back.networks == nets.networks and back.contains("203.0.113.5")

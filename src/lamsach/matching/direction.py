@@ -45,6 +45,10 @@ class InternalNetworks:
         """Networks separated by commas or white space, e.g. from a command-line option."""
         return cls(part for part in text.replace(",", " ").split() if part)
 
+    def __reduce__(self) -> tuple[type[InternalNetworks], tuple[list[str]]]:
+        # Sent to worker processes by value; the cache is rebuilt there.
+        return (InternalNetworks, ([str(n) for n in self.networks],))
+
     def __repr__(self) -> str:
         return f"InternalNetworks({[str(n) for n in self.networks]!r})"
 
