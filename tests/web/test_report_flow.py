@@ -183,3 +183,13 @@ def test_dashboard_filter_is_the_same_for_page_and_api(portal: Portal) -> None:
     assert len(approved["units"]) == everything["overall"]["approved"]
     bad = client.get(f"/api/campaigns/{campaign}/completeness?status=lost")
     assert bad.status_code == 422
+
+
+def test_viewer_reads_the_form_but_gets_no_buttons(portal: Portal) -> None:
+    viewer = login(portal.app, "lanhdao")
+    ward = portal.unit_of("officer")
+    page = viewer.get(f"/campaigns/{portal.demo.campaign_id}/units/{ward}/report").text
+    assert 'name="v__computers_total"' in page
+    assert re.search(r'name="v__computers_total"[^>]*disabled', page)
+    assert 'value="submit"' not in page and 'id="approve"' not in page
+    assert re.search(r"Hạn báo cáo</div>30/09/2022", page)
