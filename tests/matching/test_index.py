@@ -214,3 +214,32 @@ def test_load_resorts_when_the_hash_changed(
     loaded = IndicatorIndex.load(path)
     assert [i.value for i in loaded.lookup("a.c2.bad.org")] == ["c2.bad.org"]
     assert as_tuples(list(loaded.indicators())) == as_tuples(sample())
+
+
+def test_a_tampered_layout_is_refused(tmp_path: Path) -> None:
+    from lamsach.matching.index_file import read_index_file, write_index_file
+
+    good = tmp_path / "good.lsidx"
+    IndicatorIndex.build(sample()).save(good)
+    header, tables = read_index_file(good)
+    header["layout"] = header["layout"] + header["layout"][:1]
+    bad = tmp_path / "bad.lsidx"
+    write_index_file(bad, header, tables)
+    with pytest.raises(IndexFileError, match="damaged index"):
+        IndicatorIndex.load(bad)
+
+
+def test_a_tampered_value_is_refused(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lamsach.matching.index_file import read_index_file, write_index_file
+
+    good = tmp_path / "good.lsidx"
+    IndicatorIndex.build([Indicator(T.IPV4, "203.0.113.7")]).save(good)
+    header, tables = read_index_file(good)
+    rows = tables["rows"]
+    tables["rows"] = rows.set_column(0, "value", pa.array(["999.0.113.7"]))
+    bad = tmp_path / "bad.lsidx"
+    write_index_file(bad, header, tables)
+    with pytest.raises(IndexFileError, match=r"999\.0\.113\.7"):
+        IndicatorIndex.load(bad)

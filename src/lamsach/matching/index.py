@@ -24,6 +24,7 @@ from lamsach.matching.observed import classify_query
 from lamsach.matching.sections import (
     KINDS,
     V4_KINDS,
+    BadValue,
     Section,
     compute_keys,
     sort_order,
@@ -183,11 +184,13 @@ class IndicatorIndex:
         header, tables = read_index_file(path)
         rows = tables.pop("rows")
         parts = []
+        seen: set[tuple[str, str]] = set()
         start = 0
         try:
             for role, kind, count in header["layout"]:
-                if role not in ROLES or kind not in KINDS:
-                    raise ValueError(f"unknown section {role}/{kind}")
+                if role not in ROLES or kind not in KINDS or (role, kind) in seen:
+                    raise ValueError(f"unexpected section {role}/{kind}")
+                seen.add((role, kind))
                 piece = rows.slice(start, int(count))
                 values = _single_chunk(piece.column("value"))
                 metas = _single_chunk(piece.column("meta")).to_numpy()
@@ -198,7 +201,10 @@ class IndicatorIndex:
         except (ValueError, TypeError, KeyError) as exc:
             raise IndexFileError(f"{path}: damaged index ({exc})") from None
         del rows
-        return cls(parts, tables["meta"], datetime.fromisoformat(header["built_at"]))
+        try:
+            return cls(parts, tables["meta"], datetime.fromisoformat(header["built_at"]))
+        except (BadValue, KeyError, ValueError, pa.ArrowException) as exc:
+            raise IndexFileError(f"{path}: damaged index ({exc})") from None
 
     # --- what it holds -------------------------------------------------------------------------
 
