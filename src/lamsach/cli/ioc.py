@@ -28,7 +28,7 @@ app.command("check")(ioc_index.check)
 
 
 def _fail(console: Console, message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_ERROR)
 
 
@@ -88,7 +88,7 @@ def import_(
         _write_rejects(rejects_out, result.rejects + result.warnings)
     for report in result.errors:
         message = f"{report.file}: {report.error}"
-        console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     if out is not None:
         from lamsach.matching.index import IndicatorIndex
 
