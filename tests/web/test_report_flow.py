@@ -193,26 +193,3 @@ def test_viewer_reads_the_form_but_gets_no_buttons(portal: Portal) -> None:
     assert re.search(r'name="v__computers_total"[^>]*disabled', page)
     assert 'value="submit"' not in page and 'id="approve"' not in page
     assert re.search(r"Hạn báo cáo</div>30/09/2022", page)
-
-
-def test_looking_at_a_form_does_not_start_the_report(portal: Portal) -> None:
-    username, unit_id = officer_without_report(portal)
-    campaign = portal.demo.campaign_id
-    coordinator = login(portal.app, "dieuphoi")
-    page = coordinator.get(f"/campaigns/{campaign}/units/{unit_id}/report")
-    assert page.status_code == 200
-    assert 'name="v__unit_name"' in page.text and "UBND" in page.text  # begun from the unit
-    officer = login(portal.app, username)
-    api = f"/api/campaigns/{campaign}/units/{unit_id}/report"
-    first = officer.get(api).json()
-    assert first["id"] is None and first["status"] == "draft"
-    assert "edit_report" in first["allowed_actions"]
-
-    def status() -> str:
-        units = coordinator.get(f"/api/campaigns/{campaign}/completeness").json()["units"]
-        return str(next(u["status"] for u in units if u["unit_id"] == unit_id))
-
-    assert status() == "not_started"
-    saved = officer.put(api, json={"values": {"computers_total": 3}, "revision": 0})
-    assert saved.status_code == 200 and saved.json()["id"] is not None
-    assert status() == "draft"

@@ -19,7 +19,7 @@ from lamsach.campaign.permissions import Action
 from lamsach.campaign.templates import TemplateDef
 from lamsach.campaign.units import children, get_unit
 from lamsach.campaign.validation import coerce_values, validate_values
-from lamsach.storage.models import Campaign, Report, ReportValue, Unit, User
+from lamsach.storage.models import Campaign, Report, Unit, User
 from lamsach.web.deps import CurrentUser, Db, flash, render, request_locale, t
 from lamsach.web.i18n import _
 from lamsach.web.messages import field_errors
@@ -47,32 +47,6 @@ def _load(db: Session, user: User, campaign_id: int, unit_id: int) -> Loaded:
     return Loaded(campaign, unit, report, svc.template_of(db, campaign))
 
 
-def _view(db: Session, user: User, campaign_id: int, unit_id: int) -> Loaded:
-    """For reading: the report as opening it would make it, without keeping a new draft.
-
-    Looking down the dashboard must not turn a unit's "not started" into "draft": a report that
-    does not exist yet is built by the domain's open_report (permission, participation, the sums
-    of the units below) in a savepoint that is then undone, and shown unsaved.
-    """
-    campaign = get_campaign(db, campaign_id)
-    unit = get_unit(db, unit_id)
-    if svc.get_report(db, campaign, unit) is not None:
-        return _load(db, user, campaign_id, unit_id)
-    savepoint = db.begin_nested()
-    try:
-        built = svc.open_report(db, user, campaign, unit)
-        values = [
-            ReportValue(row_code=v.row_code, number=v.number, text=v.text, note=v.note)
-            for v in built.values
-        ]
-    finally:
-        savepoint.rollback()
-    report = Report(
-        campaign_id=campaign.id, unit_id=unit.id, status="draft", revision=0, values=values
-    )
-    return Loaded(campaign, unit, report, svc.template_of(db, campaign))
-
-
 def _form_values(form: FormData, definition: TemplateDef) -> tuple[dict[str, Any], dict[str, str]]:
     values: dict[str, Any] = {}
     notes: dict[str, str] = {}
@@ -94,7 +68,7 @@ def _revision(form: FormData) -> int | None:
 def report_out(db: Session, user: User, loaded: Loaded) -> ReportOut:
     report = loaded.report
     saved = report.id is not None
-    actions = svc.allowed_actions(db, user, report)
+    actions = svc.allowed_actions(db, user, report) if saved else set()
     return ReportOut(
         id=report.id,
         campaign_id=loaded.campaign.id,
@@ -167,7 +141,7 @@ def _url(campaign_id: int, unit_id: int) -> str:
 def report_page(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
-    return _page(request, db, user, _view(db, user, campaign_id, unit_id))
+    return _page(request, db, user, _load(db, user, campaign_id, unit_id))
 
 
 @router.post(
@@ -225,7 +199,7 @@ async def report_check(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
     """Inline validation (htmx): every field's errors, swapped in beside the fields."""
-    loaded = _view(db, user, campaign_id, unit_id)
+    loaded = _load(db, user, campaign_id, unit_id)
     form = await request.form()
     values, _notes = _form_values(form, loaded.definition)
     locale = request_locale(request)
@@ -337,8 +311,8 @@ API = "/api/campaigns/{campaign_id}/units/{unit_id}/report"
 
 @router.get(API, response_model=ReportOut, tags=["reports"])
 def api_report(db: Db, user: CurrentUser, campaign_id: int, unit_id: int) -> ReportOut:
-    """The unit's report; one not started yet comes unsaved (``id`` null), as it would begin."""
-    loaded = _view(db, user, campaign_id, unit_id)
+    """The unit's report (a draft is created when someone who may edit opens it first)."""
+    loaded = _load(db, user, campaign_id, unit_id)
     return report_out(db, user, loaded)
 
 
@@ -360,7 +334,7 @@ def api_report_check(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int, body: ValuesIn
 ) -> list[IssueOut]:
     """The problems these values would have, without saving anything."""
-    loaded = _view(db, user, campaign_id, unit_id)
+    loaded = _load(db, user, campaign_id, unit_id)
     locale = request_locale(request)
     return [
         IssueOut(field=i.field, code=i.code, message=issue_message(i, locale))
