@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,22 @@ def test_throttle_limit_comes_from_settings(tmp_path: Path) -> None:
     built = build_portal(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", login_max_failures=2)
     client = TestClient(built.app, follow_redirects=False)
     assert [_wrong_login(client, "admin") for _ in range(2)] == [401, 401]
+    assert _wrong_login(client, "admin") == 429
+    built.app.state.portal.engine.dispose()
+
+
+def test_lockout_outlasts_the_failure_window(tmp_path: Path) -> None:
+    # The failures fall out of a one-second window, but the lock-out set in Settings holds.
+    built = build_portal(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'x.db'}",
+        login_max_failures=2,
+        login_window_seconds=1,
+        login_lockout_seconds=3600,
+    )
+    client = TestClient(built.app, follow_redirects=False)
+    assert [_wrong_login(client, "admin") for _ in range(2)] == [401, 401]
+    time.sleep(1.2)
     assert _wrong_login(client, "admin") == 429
     built.app.state.portal.engine.dispose()
 

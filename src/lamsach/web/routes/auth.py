@@ -49,6 +49,7 @@ def _check_login(request: Request, db: Db, username: str, password: str) -> User
         ip,
         max_failures=settings.login_max_failures,
         window_seconds=settings.login_window_seconds,
+        lockout_seconds=settings.login_lockout_seconds,
     ):
         audit.record(
             db, "login.throttled", username=username.strip().lower(), client_ip=ip, success=False
