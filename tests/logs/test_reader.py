@@ -135,3 +135,26 @@ def test_line_ranges_without_final_newline(tmp_path: Path) -> None:
         with RangeReader(str(path), a, b) as reader:
             joined += reader.read()
     assert joined == text.encode()
+
+
+def test_byte_order_marks_and_utf16_are_decoded(tmp_path: Path) -> None:
+    # PowerShell 5.1 writes `> file` as UTF-16 with a mark; Notepad writes UTF-8 with one.
+    text = (
+        "dnsmasq: query[A] evil.example from 10.0.0.5\ndnsmasq: query[A] ok.example from 10.0.0.6\n"
+    )
+    for name, data in {
+        "utf16le.log": "\ufeff".encode("utf-16-le") + text.encode("utf-16-le"),
+        "utf16be.log": "\ufeff".encode("utf-16-be") + text.encode("utf-16-be"),
+        "utf8bom.log": b"\xef\xbb\xbf" + text.encode(),
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert detect_format(str(path)).name == "dnsmasq", name
+        stats = ReadStats(file=str(path))
+        hosts = [
+            h
+            for batch in read_log(str(path), stats=stats)
+            for h in batch.column("host").to_pylist()
+        ]
+        assert hosts == ["evil.example", "ok.example"], name
+        assert stats.skipped_total == 0, name

@@ -219,9 +219,24 @@ def open_binary(path: str, counter: list[CountingReader] | None = None) -> io.Bu
     return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[arg-type]
 
 
+def text_encoding(head: bytes) -> str:
+    """The encoding to read a log with, from its first bytes.
+
+    Logs are UTF-8 in practice, but Windows tools write byte-order marks, and PowerShell 5.1's
+    ``> file`` writes UTF-16: the mark says which, and is not handed to the formats.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    return "utf-8"
+
+
 def open_text(path: str, counter: list[CountingReader] | None = None) -> io.TextIOWrapper:
-    # Logs are UTF-8 in practice but not always: never fail a scan on a stray byte.
-    return io.TextIOWrapper(open_binary(path, counter), encoding="utf-8", errors="replace")
+    binary = open_binary(path, counter)
+    # Never fail a scan on a stray byte: undecodable bytes become U+FFFD.
+    encoding = text_encoding(binary.peek(4)[:4])
+    return io.TextIOWrapper(binary, encoding=encoding, errors="replace")
 
 
 def read_head(stream: io.TextIOWrapper, limit: int = SNIFF_LINES) -> list[str]:
@@ -264,7 +279,8 @@ def detect_format(path: str) -> LogFormat:
     fmt = sniff_binary(data[:64])
     if fmt is not None:
         return fmt
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+    encoding = text_encoding(data[:4])
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="replace")
     head = read_head(text)
     if len(data) >= SNIFF_BYTES and len(head) < SNIFF_LINES and head:
         head.pop()  # the last line may be cut at the byte limit

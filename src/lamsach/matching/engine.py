@@ -31,6 +31,7 @@ from lamsach.logs.reader import (
     line_ranges,
     open_binary,
     open_text,
+    text_encoding,
 )
 from lamsach.matching.hits import HIT_SCHEMA
 
@@ -123,7 +124,11 @@ def plan_tasks(
 def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
     if name not in LINE_FORMATS or parts < 2 or path == STDIN or is_compressed(path):
         return False
-    return os.path.getsize(path) >= 2 * min_split
+    if os.path.getsize(path) < 2 * min_split:
+        return False
+    # Byte ranges are cut at b"\n", which is not a line end in UTF-16.
+    with open(path, "rb") as raw:
+        return text_encoding(raw.read(4)) != "utf-16"
 
 
 def _batches(
@@ -154,7 +159,8 @@ def _batches(
         reader = RangeReader(task.path, task.start, task.end)
         counter.append(reader)
         buffered = io.BufferedReader(reader, READ_BUFFER)
-        with io.TextIOWrapper(buffered, encoding="utf-8", errors="replace") as text:
+        # utf-8-sig: the first range of a file written with a byte-order mark starts with it.
+        with io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="replace") as text:
             yield from log_format.read(text, ctx)
         return
     stream = open_binary(task.path, counter) if log_format.binary else open_text(task.path, counter)
