@@ -100,7 +100,25 @@ def test_corrupt_line_is_counted_and_reported(tmp_path: Path, index_file: Path) 
     result = invoke(log, "--ioc", index_file)
     assert result.exit_code == 1
     assert "wrong-field-count: 1 (lines 9)" in result.stdout
-    assert "Skipped 1 lines" in result.stdout
+    assert "Skipped 1 lines that lamsach could not read" in result.stdout
+    assert "Passed over" not in result.stdout
+
+
+def test_lines_without_records_are_reported_apart_from_damage(
+    tmp_path: Path, index_file: Path
+) -> None:
+    # A router's dnsmasq log: a query, a forwarded line (no record), a line that is not dnsmasq.
+    log = tmp_path / "dnsmasq.log"
+    log.write_text(
+        "Jun  5 10:20:57 dnsmasq[1]: query[A] www.example.org from 10.1.1.9\n"
+        "Jun  5 10:20:57 dnsmasq[1]: forwarded www.example.org to 8.8.8.8\n"
+        "Jun  5 10:20:58 dnsmasq[1]: query[A] ok.example.net from 10.1.1.9\n"
+        "Jun  5 10:20:59 dnsmasq[1]: query[A] ok2.example.net from 10.1.1.9\n"
+    )
+    result = invoke(log, "--ioc", index_file)
+    assert result.exit_code == 0, result.output
+    assert "Passed over 1 lines that hold no network record." in result.stdout
+    assert "could not read" not in result.stdout
 
 
 @pytest.mark.parametrize(

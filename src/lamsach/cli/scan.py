@@ -326,7 +326,6 @@ def print_summary(
         console.print(hosts)
         if out is None and shown:
             _print_hits(console, shown, summary.total)
-    unread = report.skipped
     line = (
         f"{report.records:,} records in {len(report.files):,} files, {seconds:.1f} s; "
         f"{report.hits:,} hits on {len(summary.suspects):,} suspect hosts"
@@ -334,11 +333,14 @@ def print_summary(
     if out is not None:
         line += f", written to {out}"
     console.print(line)
-    if unread:
+    if report.unreadable:
         console.print(
-            f"[yellow]Skipped {unread:,} lines that held no record lamsach could read "
+            f"[yellow]Skipped {report.unreadable:,} lines that lamsach could not read "
             "(reasons above).[/yellow]"
         )
+    if report.ignored:
+        # Understood but carrying no network record (a stats event, a DHCP line): not damage.
+        console.print(f"Passed over {report.ignored:,} lines that hold no network record.")
     if report.errors:
         console.print(f"[red]Could not read {len(report.errors):,} files (errors below).[/red]")
 

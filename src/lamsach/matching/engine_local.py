@@ -85,6 +85,14 @@ class ScanReport:
     def skipped(self) -> int:
         return sum(s.skipped_total for s in self.files.values())
 
+    @property
+    def unreadable(self) -> int:
+        return sum(s.unreadable_total for s in self.files.values())
+
+    @property
+    def ignored(self) -> int:
+        return sum(s.ignored_total for s in self.files.values())
+
 
 def run_scan(
     tasks: list[ScanTask],
