@@ -288,3 +288,34 @@ def test_hit_files_round_trip_lists_nulls_and_times(tmp_path: Path, suffix: str)
     back = read_hits(path).to_pylist()
     assert back[0] == rows[0]
     assert back[1]["tags"] == ["family:qakbot"] and back[1]["time"] is None
+
+
+@pytest.mark.parametrize("option", ["tz=Mars/Olympus", "tz=+7h", "year=20x5"])
+def test_a_mistyped_format_option_is_an_error(
+    tmp_path: Path, index_file: Path, option: str
+) -> None:
+    # Silently falling back to UTC or this year would shift every time stamp of the scan.
+    log = tmp_path / "dnsmasq.log"
+    log.write_text("Jun  5 10:20:57 dnsmasq[1]: query[A] www.example.org from 10.1.1.9\n")
+    result = invoke(log, "--ioc", index_file, "--option", option)
+    assert result.exit_code == 2, result.output
+    assert option.split("=")[0] in result.output
+
+
+def test_format_options_are_applied(tmp_path: Path, index_file: Path) -> None:
+    log = tmp_path / "dnsmasq.log"
+    log.write_text("Jun  5 10:20:57 dnsmasq[1]: query[A] cdn.evil.example from 10.1.1.9\n")
+    out = tmp_path / "hits.jsonl"
+    result = invoke(
+        log,
+        "--ioc",
+        index_file,
+        "--option",
+        "tz=Asia/Ho_Chi_Minh",
+        "--option",
+        "year=2022",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 1, result.output
+    assert read_hits(out).column("time").to_pylist()[0].isoformat() == "2022-06-05T03:20:57+00:00"

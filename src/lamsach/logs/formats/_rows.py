@@ -164,12 +164,19 @@ def epoch_or_iso_micros(value: Any) -> int | None:
 
 def syslog_year(ctx: ReadContext) -> int | None:
     """The ``year`` option, for syslog stamps (which have none) of logs from an earlier year."""
-    return to_int(ctx.options.get("year"))
+    text = ctx.options.get("year", "").strip()
+    if not text:
+        return None
+    year = to_int(text)
+    # A mistyped option would silently shift every time stamp: refuse it instead.
+    if year is None or not 1970 <= year <= 9999:
+        raise ValueError(f"option year={text!r}: not a year")
+    return year
 
 
 def local_zone(ctx: ReadContext) -> tzinfo:
     """The ``tz`` option (``Asia/Ho_Chi_Minh`` or ``+07:00``) for logs stamped in local time
-    without a zone; UTC when not given or not understood."""
+    without a zone; UTC when not given. A zone that is not understood is an error, not UTC."""
     name = ctx.options.get("tz", "").strip()
     if not name:
         return UTC
@@ -177,8 +184,8 @@ def local_zone(ctx: ReadContext) -> tzinfo:
         try:
             return datetime.strptime(name.replace(":", ""), "%z").tzinfo or UTC
         except ValueError:
-            return UTC
+            raise ValueError(f"option tz={name!r}: not an offset such as +07:00") from None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+        raise ValueError(f"option tz={name!r}: unknown time zone") from None
