@@ -20,7 +20,7 @@ from lamsach.campaign.errors import (
 from lamsach.campaign.messages import issue_message
 from lamsach.campaign.permissions import Action
 from lamsach.campaign.timeutil import vn_datetime
-from lamsach.storage.models import ValueChange
+from lamsach.storage.models import Report, ReportEvent, ReportValue, ValueChange
 
 GOOD = {
     "unit_name": "UBND phường W1",
@@ -252,3 +252,80 @@ def test_reader_gets_unsaved_draft_and_non_participant_refused(session: Session,
     with pytest.raises(InvalidState) as err:
         rp.open_report(session, tree.users["off.w2"], tree.campaign, tree.units["W2"])
     assert err.value.code == "report.not_participating"
+
+
+def _stored_rows(session: Session) -> tuple[int, ...]:
+    # Counting autoflushes: anything the preview had slipped into the session would be counted.
+    return tuple(
+        session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (Report, ReportValue, ValueChange, ReportEvent)
+    )
+
+
+def test_preview_of_a_parent_not_started_adds_nothing(session: Session, tree) -> None:
+    for code, officer in (("W1", "off.w1"), ("W2", "off.w2")):
+        report = _filled(session, tree, code, officer)
+        rp.submit_report(session, tree.users[officer], report, now=vn_datetime(2022, 9, 21))
+    session.commit()
+    before = _stored_rows(session)
+    coord, city = tree.users["coord"], tree.units["C1"]
+
+    preview = rp.preview_report(session, coord, tree.campaign, city)
+
+    assert preview.id is None and preview.status == rp.NOT_STARTED and preview.revision == 0
+    assert preview not in session and not session.new and not session.dirty
+    assert _stored_rows(session) == before
+    assert rp.get_report(session, tree.campaign, city) is None
+    assert rp.value_trail(session, preview) == [] and rp.report_history(session, preview) == []
+    values = rp.values_of(preview)
+    assert values["unit_name"] == "Đơn vị C1"
+    assert values["computers_total"] == 2 * GOOD["computers_total"]
+    assert values["people_reached"] == 2 * GOOD["people_reached"]
+    # Whoever may edit may begin it (save or submit); nothing else is offered on it.
+    today = vn_datetime(2022, 9, 25)
+    assert rp.allowed_actions(session, coord, preview, now=today) == {
+        Action.EDIT_REPORT,
+        Action.SUBMIT_REPORT,
+    }
+    assert rp.allowed_actions(session, tree.users["viewer"], preview, now=today) == set()
+    assert (
+        rp.allowed_actions(session, tree.users["off.c1"], preview, now=vn_datetime(2022, 10, 20))
+        == set()
+    )
+
+    # The pre-fill is exactly what opening it stores.
+    opened = rp.open_report(session, tree.users["off.c1"], tree.campaign, city)
+    assert opened.id is not None and opened.status == "draft"
+    assert rp.values_of(opened) == values
+    assert rp.preview_report(session, coord, tree.campaign, city) is opened
+
+
+def test_preview_of_a_ward_and_who_may_see_it(session: Session, tree) -> None:
+    before = _stored_rows(session)
+    ward = rp.preview_report(session, tree.users["viewer"], tree.campaign, tree.units["W1"])
+    assert ward.status == rp.NOT_STARTED and rp.values_of(ward) == {"unit_name": "Đơn vị W1"}
+    assert _stored_rows(session) == before
+    with pytest.raises(PermissionDenied):
+        rp.preview_report(session, tree.users["off.w2"], tree.campaign, tree.units["W1"])
+    from lamsach.campaign.campaigns import set_participants
+
+    set_participants(session, None, tree.campaign, [tree.units["W1"]])
+    with pytest.raises(InvalidState) as err:
+        rp.preview_report(session, tree.users["off.w2"], tree.campaign, tree.units["W2"])
+    assert err.value.code == "report.not_participating"
+
+
+def test_a_draft_rolled_back_with_its_refused_first_save_is_gone(session: Session, tree) -> None:
+    session.commit()
+    officer, ward, day = tree.users["off.w1"], tree.units["W1"], vn_datetime(2022, 9, 20)
+    report = rp.open_report(session, officer, tree.campaign, ward, now=day)
+    assert report.id is not None and rp.values_of(report) == {"unit_name": "Đơn vị W1"}
+    with pytest.raises(ValidationFailed):
+        rp.save_values(session, officer, report, {**GOOD, "computers_cleaned": 5}, now=day)
+    session.rollback()
+    # On SQLite a savepoint around the insert would have committed the bare row by itself.
+    assert rp.get_report(session, tree.campaign, ward) is None
+    assert _stored_rows(session) == (0, 0, 0, 0)
+    again = rp.open_report(session, officer, tree.campaign, ward)
+    assert rp._insert_draft(session, tree.campaign, ward, vn_datetime(2022, 9, 20)) is False
+    assert rp.get_report(session, tree.campaign, ward) is again

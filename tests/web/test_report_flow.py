@@ -193,3 +193,90 @@ def test_viewer_reads_the_form_but_gets_no_buttons(portal: Portal) -> None:
     assert re.search(r'name="v__computers_total"[^>]*disabled', page)
     assert 'value="submit"' not in page and 'id="approve"' not in page
     assert re.search(r"Hạn báo cáo</div>30/09/2022", page)
+
+
+def _unit_status(client: TestClient, campaign: int, unit_id: int) -> tuple[str, dict[str, int]]:
+    result = client.get(f"/api/campaigns/{campaign}/completeness").json()
+    status = next(u["status"] for u in result["units"] if u["unit_id"] == unit_id)
+    return status, result["overall"]
+
+
+def test_looking_at_a_report_not_started_does_not_start_it(portal: Portal) -> None:
+    _username, unit_id = officer_without_report(portal)
+    campaign = portal.demo.campaign_id
+    coordinator = login(portal.app, "dieuphoi")
+    url = f"/campaigns/{campaign}/units/{unit_id}/report"
+    status, before = _unit_status(coordinator, campaign, unit_id)
+    assert status == "not_started"
+
+    page = coordinator.get(url)
+    assert page.status_code == 200
+    assert '<span class="badge not_started">Chưa bắt đầu</span>' in page.text
+    # Begun from the unit's name; the coordinator may fill it in, so the form is editable.
+    assert re.search(r'name="v__unit_name" type="text" value="UBND[^"]*"\s+class=""\s+>', page.text)
+    assert 'value="save"' in page.text and 'name="revision" value="0"' in page.text
+    report = coordinator.get("/api" + url).json()
+    assert report["id"] is None and report["status"] == "not_started"
+    assert report["values"]["unit_name"].startswith("UBND")
+    assert report["trail"] == [] and report["history"] == []
+    assert set(report["allowed_actions"]) == {"edit_report", "submit_report"}
+    # The inline check works on it and creates nothing either.
+    bad = _form({**GOOD, "computers_cleaned": "10"})
+    check = coordinator.post(url + "/check", data=bad, headers={"hx-request": "true"})
+    assert check.status_code == 200 and "Phải nhỏ hơn hoặc bằng" in check.text
+    assert coordinator.post("/api" + url + "/check", json={"values": {}}).status_code == 200
+    # Approving or returning what was never sent is refused, and starts nothing.
+    assert coordinator.post("/api" + url + "/approve").status_code == 409
+    assert coordinator.post(url + "/return", data={"comment": "?"}).status_code == 409
+
+    # A reader sees the same start, read-only.
+    viewer = login(portal.app, "lanhdao")
+    shown = viewer.get(url).text
+    assert '<span class="badge not_started">' in shown
+    assert re.search(r'name="v__unit_name"[^>]*disabled', shown) and 'value="save"' not in shown
+    assert viewer.get("/api" + url).json()["allowed_actions"] == []
+
+    status, after = _unit_status(coordinator, campaign, unit_id)
+    assert status == "not_started"
+    assert (after["not_started"], after["draft"]) == (before["not_started"], before["draft"])
+
+
+def test_first_save_creates_the_draft_with_the_values(portal: Portal) -> None:
+    username, unit_id = officer_without_report(portal)
+    campaign = portal.demo.campaign_id
+    officer = login(portal.app, username)
+    coordinator = login(portal.app, "dieuphoi")
+    url = f"/campaigns/{campaign}/units/{unit_id}/report"
+    page = officer.get(url).text
+    assert re.search(r'name="v__computers_total"[^>]*aria-describedby', page)
+    assert "disabled" not in page.split('name="v__computers_total"')[1].split(">")[0]
+
+    # A refused first save keeps it not started.
+    bad = _form({**GOOD, "computers_cleaned": "10"}, revision=_revision(page), action="save")
+    refused = officer.post(url, data=bad)
+    assert refused.status_code == 422 and 'value="10"' in refused.text
+    assert _unit_status(coordinator, campaign, unit_id)[0] == "not_started"
+
+    saved = officer.post(url, data=_form(GOOD, revision=_revision(page), action="save"))
+    assert saved.status_code == 303, saved.text[:2000]
+    report = officer.get("/api" + url).json()
+    assert report["id"] is not None and report["status"] == "draft"
+    assert report["values"]["computers_total"] == 1234
+    assert report["values"]["unit_name"] == GOOD["unit_name"]
+    assert [e["action"] for e in report["history"]] == ["created"]
+    assert all(e["username"] == username for e in report["trail"])
+    assert _unit_status(coordinator, campaign, unit_id)[0] == "draft"
+    # The form now carries the draft's revision: a second save with the old one is stale.
+    again = officer.post(url, data=_form(GOOD, revision="0", action="save"))
+    assert again.status_code == 409
+
+
+def test_first_api_save_creates_the_draft(portal: Portal) -> None:
+    username, unit_id = officer_without_report(portal)
+    officer = login(portal.app, username)
+    api = f"/api/campaigns/{portal.demo.campaign_id}/units/{unit_id}/report"
+    assert officer.get(api).json()["status"] == "not_started"
+    saved = officer.put(api, json={"values": {"computers_total": 7}, "revision": 0})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["status"] == "draft" and saved.json()["values"]["computers_total"] == 7
+    assert saved.json()["revision"] == 1

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from lamsach.campaign.aggregate import children_totals
@@ -35,6 +36,8 @@ from lamsach.storage.models import (
 )
 
 STATUSES = ("draft", "submitted", "returned", "approved")
+# Only ever on an unsaved report (preview_report): the unit has not begun its report yet.
+NOT_STARTED = "not_started"
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,8 @@ def get_report_by_id(session: Session, report_id: int) -> Report:
     return report
 
 
-def _prefill(session: Session, campaign: Campaign, unit: Unit) -> dict[str, Value]:
-    """A new report starts from its unit's name and the sum of what the units below reported."""
+def initial_values(session: Session, campaign: Campaign, unit: Unit) -> dict[str, Value]:
+    """What a new report starts from: its unit's name and the sum of what the units below sent."""
     definition = template_of(session, campaign)
     values: dict[str, Value] = {}
     if definition.has_row("unit_name"):
@@ -86,6 +89,59 @@ def _prefill(session: Session, campaign: Campaign, unit: Unit) -> dict[str, Valu
         for code, total in children_totals(session, campaign, unit).items():
             values[code] = total
     return values
+
+
+def _require_participant(session: Session, campaign: Campaign, unit: Unit) -> None:
+    if not is_participant(session, campaign, unit):
+        raise InvalidState("report.not_participating", unit=unit.code)
+
+
+def preview_report(session: Session, actor: User, campaign: Campaign, unit: Unit) -> Report:
+    """The unit's report for reading: the stored one, or one not started yet, never stored.
+
+    A report nobody has saved yet comes unsaved (``id`` None, status ``not_started``, revision 0)
+    with the values it would start with, so looking at it does not begin it. Nothing is added
+    to the session and nothing is written.
+    """
+    require(actor, Action.VIEW_REPORT, unit)
+    report = get_report(session, campaign, unit)
+    if report is not None:
+        return report
+    _require_participant(session, campaign, unit)
+    values = [
+        ReportValue(row_code=code, number=None, text=value, note="")
+        if isinstance(value, str)
+        else ReportValue(row_code=code, number=value, text=None, note="")
+        for code, value in initial_values(session, campaign, unit).items()
+    ]
+    return Report(
+        campaign_id=campaign.id, unit_id=unit.id, status=NOT_STARTED, revision=0, values=values
+    )
+
+
+def _insert_draft(session: Session, campaign: Campaign, unit: Unit, now: datetime) -> bool:
+    """Insert the unit's draft unless another request just did; True when this one created it.
+
+    ON CONFLICT rather than a savepoint: two officers opening the same new report at once must not
+    both fail, and on SQLite the release of a first savepoint commits the row on its own, so the
+    draft would outlive a save that is then refused and rolled back.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Report)
+        .values(
+            campaign_id=campaign.id,
+            unit_id=unit.id,
+            status="draft",
+            return_comment="",
+            created_at=now,
+            updated_at=now,
+            revision=0,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "unit_id"])
+        .returning(Report.id)
+    )
+    return session.execute(stmt).scalar() is not None
 
 
 def open_report(
@@ -99,24 +155,16 @@ def open_report(
     report = get_report(session, campaign, unit)
     if report is not None:
         return report
-    if not is_participant(session, campaign, unit):
-        raise InvalidState("report.not_participating", unit=unit.code)
+    _require_participant(session, campaign, unit)
     if not can(actor, Action.EDIT_REPORT, unit):
         return Report(campaign_id=campaign.id, unit_id=unit.id, status="draft", values=[])
     now = now or utcnow()
-    report = Report(
-        campaign_id=campaign.id, unit_id=unit.id, status="draft", created_at=now, updated_at=now
-    )
-    try:
-        # A savepoint: two officers opening the same new report at once must not both fail.
-        with session.begin_nested():
-            session.add(report)
-            session.flush()
-    except IntegrityError:
-        found = get_report(session, campaign, unit)
-        assert found is not None
-        return found
-    for code, value in _prefill(session, campaign, unit).items():
+    created = _insert_draft(session, campaign, unit, now)
+    report = get_report(session, campaign, unit)
+    assert report is not None
+    if not created:
+        return report
+    for code, value in initial_values(session, campaign, unit).items():
         _set(session, report, code, "value", value, actor, now)
     session.add(ReportEvent(report_id=report.id, action="created", user_id=actor.id, at=now))
     session.flush()
@@ -188,7 +236,13 @@ def allowed_actions(
 ) -> set[Action]:
     """The report actions to offer ``actor`` now (buttons on the form)."""
     _campaign, unit, lock = _context(session, report)
-    return report_actions(actor, report, unit, lock, local_date(now or utcnow()))
+    today = local_date(now or utcnow())
+    if report.id is None:
+        # Not begun: saving or submitting creates its draft, so offer what a draft would allow.
+        begun = Report(campaign_id=report.campaign_id, unit_id=report.unit_id, status="draft")
+        allowed = report_actions(actor, begun, unit, lock, today)
+        return allowed & {Action.EDIT_REPORT, Action.SUBMIT_REPORT}
+    return report_actions(actor, report, unit, lock, today)
 
 
 def _bump(session: Session, report: Report, expected: int | None, now: datetime) -> None:

@@ -39,11 +39,21 @@ class Loaded:
 
 
 def _load(db: Session, user: User, campaign_id: int, unit_id: int) -> Loaded:
+    """For changing the report: opening creates its draft when it has not been started.
+
+    Not committed here: the draft is kept only with the change the request makes to it.
+    """
     campaign = get_campaign(db, campaign_id)
     unit = get_unit(db, unit_id)
     report = svc.open_report(db, user, campaign, unit)
-    # Opening may have created the draft: keep it even if the request fails later.
-    db.commit()
+    return Loaded(campaign, unit, report, svc.template_of(db, campaign))
+
+
+def _view(db: Session, user: User, campaign_id: int, unit_id: int) -> Loaded:
+    """For reading: a report not started yet is shown as it would begin, and stays not started."""
+    campaign = get_campaign(db, campaign_id)
+    unit = get_unit(db, unit_id)
+    report = svc.preview_report(db, user, campaign, unit)
     return Loaded(campaign, unit, report, svc.template_of(db, campaign))
 
 
@@ -68,7 +78,7 @@ def _revision(form: FormData) -> int | None:
 def report_out(db: Session, user: User, loaded: Loaded) -> ReportOut:
     report = loaded.report
     saved = report.id is not None
-    actions = svc.allowed_actions(db, user, report) if saved else set()
+    actions = svc.allowed_actions(db, user, report)
     return ReportOut(
         id=report.id,
         campaign_id=loaded.campaign.id,
@@ -141,7 +151,7 @@ def _url(campaign_id: int, unit_id: int) -> str:
 def report_page(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
-    return _page(request, db, user, _load(db, user, campaign_id, unit_id))
+    return _page(request, db, user, _view(db, user, campaign_id, unit_id))
 
 
 @router.post(
@@ -163,7 +173,7 @@ async def report_save(
             svc.submit_report(db, user, loaded.report)
     except ValidationFailed as error:
         db.rollback()
-        loaded = _load(db, user, campaign_id, unit_id)
+        loaded = _view(db, user, campaign_id, unit_id)
         return _page(
             request,
             db,
@@ -199,7 +209,7 @@ async def report_check(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
     """Inline validation (htmx): every field's errors, swapped in beside the fields."""
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     form = await request.form()
     values, _notes = _form_values(form, loaded.definition)
     locale = request_locale(request)
@@ -228,7 +238,7 @@ def report_submit(
         svc.submit_report(db, user, loaded.report)
     except ValidationFailed as error:
         db.rollback()
-        loaded = _load(db, user, campaign_id, unit_id)
+        loaded = _view(db, user, campaign_id, unit_id)
         return _page(
             request,
             db,
@@ -254,12 +264,12 @@ def report_return(
     unit_id: int,
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     try:
         svc.return_report(db, user, loaded.report, comment)
     except ValidationFailed as error:
         db.rollback()
-        loaded = _load(db, user, campaign_id, unit_id)
+        loaded = _view(db, user, campaign_id, unit_id)
         return _page(
             request,
             db,
@@ -282,7 +292,7 @@ def report_return(
 def report_approve(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
 ) -> Response:
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     svc.approve_report(db, user, loaded.report)
     db.commit()
     return _transition(request, campaign_id, unit_id, _("The report has been approved."))
@@ -311,8 +321,11 @@ API = "/api/campaigns/{campaign_id}/units/{unit_id}/report"
 
 @router.get(API, response_model=ReportOut, tags=["reports"])
 def api_report(db: Db, user: CurrentUser, campaign_id: int, unit_id: int) -> ReportOut:
-    """The unit's report (a draft is created when someone who may edit opens it first)."""
-    loaded = _load(db, user, campaign_id, unit_id)
+    """The unit's report; one not started yet comes unsaved (``id`` null, ``not_started``).
+
+    Reading never creates it: its draft is created by the first save (PUT) or submission.
+    """
+    loaded = _view(db, user, campaign_id, unit_id)
     return report_out(db, user, loaded)
 
 
@@ -334,7 +347,7 @@ def api_report_check(
     request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int, body: ValuesIn
 ) -> list[IssueOut]:
     """The problems these values would have, without saving anything."""
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     locale = request_locale(request)
     return [
         IssueOut(field=i.field, code=i.code, message=issue_message(i, locale))
@@ -354,7 +367,7 @@ def api_report_submit(db: Db, user: CurrentUser, campaign_id: int, unit_id: int)
 def api_report_return(
     db: Db, user: CurrentUser, campaign_id: int, unit_id: int, body: CommentIn
 ) -> ReportOut:
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     svc.return_report(db, user, loaded.report, body.comment)
     db.commit()
     return report_out(db, user, loaded)
@@ -362,7 +375,7 @@ def api_report_return(
 
 @router.post(API + "/approve", response_model=ReportOut, tags=["reports"])
 def api_report_approve(db: Db, user: CurrentUser, campaign_id: int, unit_id: int) -> ReportOut:
-    loaded = _load(db, user, campaign_id, unit_id)
+    loaded = _view(db, user, campaign_id, unit_id)
     svc.approve_report(db, user, loaded.report)
     db.commit()
     return report_out(db, user, loaded)
