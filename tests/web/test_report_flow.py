@@ -215,6 +215,7 @@ def test_looking_at_a_report_not_started_does_not_start_it(portal: Portal) -> No
     # Begun from the unit's name; the coordinator may fill it in, so the form is editable.
     assert re.search(r'name="v__unit_name" type="text" value="UBND[^"]*"\s+class=""\s+>', page.text)
     assert 'value="save"' in page.text and 'name="revision" value="0"' in page.text
+    assert "báo cáo được tạo khi số liệu được lưu lần đầu" in page.text
     report = coordinator.get("/api" + url).json()
     assert report["id"] is None and report["status"] == "not_started"
     assert report["values"]["unit_name"].startswith("UBND")
@@ -234,6 +235,7 @@ def test_looking_at_a_report_not_started_does_not_start_it(portal: Portal) -> No
     shown = viewer.get(url).text
     assert '<span class="badge not_started">' in shown
     assert re.search(r'name="v__unit_name"[^>]*disabled', shown) and 'value="save"' not in shown
+    assert "Đơn vị chưa bắt đầu báo cáo này." in shown
     assert viewer.get("/api" + url).json()["allowed_actions"] == []
 
     status, after = _unit_status(coordinator, campaign, unit_id)
@@ -266,6 +268,7 @@ def test_first_save_creates_the_draft_with_the_values(portal: Portal) -> None:
     assert [e["action"] for e in report["history"]] == ["created"]
     assert all(e["username"] == username for e in report["trail"])
     assert _unit_status(coordinator, campaign, unit_id)[0] == "draft"
+    assert 'id="not-started"' not in officer.get(url).text
     # The form now carries the draft's revision: a second save with the old one is stale.
     again = officer.post(url, data=_form(GOOD, revision="0", action="save"))
     assert again.status_code == 409
