@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lamsach.cli import app
 from lamsach.indicators.importer import import_paths
+from lamsach.indicators.model import Indicator
 from lamsach.indicators.model import IndicatorType as T
 from lamsach.matching.index import IndicatorIndex
 
@@ -79,9 +82,37 @@ def test_import_out_and_export_round_trip(tmp_path: Path) -> None:
     code, out = _run("ioc", "export", index, "--format", "csv", "--out", exported)
     assert code == 0, out
     back = import_paths([exported])
-    assert {(i.key, frozenset(i.sources), frozenset(i.tags)) for i in back.indicators} == {
-        (i.key, frozenset(i.sources), frozenset(i.tags)) for i in imported.indicators
-    }
+
+    def described(indicators: list[Indicator]) -> set[tuple[object, ...]]:
+        return {(i.key, frozenset(i.sources), frozenset(i.tags), frozenset(i.files))
+                for i in indicators}  # fmt: skip
+
+    assert described(back.indicators) == described(imported.indicators)
+    assert {name for i in back.indicators for name in i.files} == {str(p) for p in sources}
+
+
+def test_import_with_source_keeps_the_files_for_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lists").mkdir()
+    shutil.copytree(DATA / "maltrail", tmp_path / "lists" / "maltrail")
+    shutil.copy(DATA / "zeek-intel.dat", tmp_path / "lists" / "zeek-intel.dat")
+    monkeypatch.chdir(tmp_path)
+    code, out = _run(
+        "ioc", "import", "lists/maltrail", "lists/zeek-intel.dat",
+        "--source", "cert-vn", "--out", "all.lsidx",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out = _run("ioc", "check", "all.lsidx", "update-center.dragontail.top")
+    assert code == 1
+    assert "sources: cert-vn" in out
+    assert "files: maltrail/malware/dragontail.txt, maltrail/malware/qakbot.txt" in out
+    exported = tmp_path / "export.csv"
+    assert _run("ioc", "export", "all.lsidx", "--format", "csv", "--out", exported)[0] == 0
+    back = {i.key: i for i in import_paths([exported]).indicators}
+    loaded = {i.key: i for i in IndicatorIndex.load(tmp_path / "all.lsidx").indicators()}
+    assert back == loaded
+    assert {n for i in loaded.values() for n in i.files} >= {"lists/zeek-intel.dat"}
 
 
 def test_export_formats_from_index(tmp_path: Path) -> None:

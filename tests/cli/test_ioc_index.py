@@ -18,7 +18,13 @@ from lamsach.matching.index import IndicatorIndex
 @pytest.fixture
 def index_file(tmp_path: Path) -> Path:
     listed = [
-        Indicator(T.DOMAIN, "evil.com", {"ncsc-2024"}, {"botnet", "mirai"}),
+        Indicator(
+            T.DOMAIN,
+            "evil.com",
+            {"ncsc-2024"},
+            {"botnet", "mirai"},
+            files={"ncsc/2024-05.csv", "maltrail/malware/mirai.txt"},
+        ),
         Indicator(T.IPV4, "203.0.113.7", {"ncsc-2024", "feodo"}, {"c2"}),
         Indicator(T.CIDR, "198.51.100.0/24", {"spamhaus"}, set(), datetime(2024, 5, 1, tzinfo=UTC)),
         Indicator(T.URL, "http://bad.net/gate.php", {"urlhaus"}),
@@ -59,6 +65,7 @@ def test_check_listed_values_exit_1_and_say_why(index_file: Path) -> None:
     assert lines[0] == "www.evil.com: LISTED (1 indicator(s))"
     assert "domain evil.com" in lines[1] and "ncsc-2024" in lines[1]
     assert "tags: botnet, mirai" in lines[1]
+    assert "files: maltrail/malware/mirai.txt, ncsc/2024-05.csv" in lines[1]
     assert lines[2] == "8.8.8.8: not listed"
 
 
@@ -78,6 +85,7 @@ def test_check_json(index_file: Path) -> None:
     assert first["status"] == "listed"
     assert first["indicators"][0]["value"] == "198.51.100.0/24"
     assert first["indicators"][0]["first_seen"].startswith("2024-05-01")
+    assert first["indicators"][0]["files"] == []
     assert [i["value"] for i in second["indicators"]] == ["http://bad.net/gate.php"]
 
 
@@ -93,3 +101,11 @@ def test_check_errors_exit_2(index_file: Path, tmp_path: Path) -> None:
     # A listed value still decides the answer when another value is unusable.
     code, _, _ = run("ioc", "check", str(index_file), "   ", "evil.com")
     assert code == 1
+
+
+def test_check_json_gives_the_files(index_file: Path) -> None:
+    code, out, _ = run("ioc", "check", "--json", str(index_file), "evil.com")
+    assert code == 1
+    (found,) = json.loads(out)["indicators"]
+    assert found["files"] == ["maltrail/malware/mirai.txt", "ncsc/2024-05.csv"]
+    assert found["sources"] == ["ncsc-2024"]

@@ -23,11 +23,16 @@ def _sample() -> list[Indicator]:
     seen = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
     later = datetime(2099, 1, 1, tzinfo=UTC)
     empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    # File names as users give them: folders, spaces, commas, and "-" for standard input.
+    cert = {"cert-vn/2026-11/iocs.csv"}
     return [
         Indicator(T.DOMAIN, "dragontail.top", {"cert-vn"}, {"DragonTail", "c2"}, seen, seen),
-        Indicator(T.HOSTNAME, "mail.dragontail-mail.com", {"cert-vn"}, {"phishing"}),
-        Indicator(T.DOMAIN, "xn--bcher-kva.de", {"misp"}, set(), expires=later),
-        Indicator(T.IPV4, "45.155.165.63", {"cert-vn", "maltrail"}, {"malware"}, confidence=90),
+        Indicator(T.HOSTNAME, "mail.dragontail-mail.com", {"cert-vn"}, {"phishing"}, files=cert),
+        Indicator(T.DOMAIN, "xn--bcher-kva.de", {"misp"}, set(), expires=later, files={"-"}),
+        Indicator(
+            T.IPV4, "45.155.165.63", {"cert-vn", "maltrail"}, {"malware"}, confidence=90,
+            files={"maltrail/malware/dragon tail.txt", "CERT VN, đợt 2.csv"},
+        ),
         Indicator(T.IPV6, "2a0e:97c0:3e3:4a1::1", {"cert-vn"}),
         Indicator(T.CIDR, "185.100.87.0/24", {"cert-vn"}),
         Indicator(T.CIDR, "2a0e:97c0:3e3::/48", {"cert-vn"}),
@@ -52,13 +57,25 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_csv_round_trip_keeps_everything(tmp_path: Path) -> None:
-    result = export(_sample(), "csv")
+    listed = _sample()
+    for indicator in listed:
+        indicator.files = indicator.files or {"lists/cert-vn.txt"}
+    result = export(listed, "csv")
+    assert result.files[""].splitlines()[0].endswith(",confidence,files")
     back = import_paths([_write(tmp_path, "out.csv", result.files[""])])
     assert back.errors == [] and back.rejects == []
-    original = {i.key: i for i in _sample()}
+    original = {i.key: i for i in listed}
     assert {i.key for i in back.indicators} == set(original)
     for indicator in back.indicators:
         assert indicator == original[indicator.key]
+
+
+def test_csv_rows_without_files_get_the_csv_itself(tmp_path: Path) -> None:
+    # An index built before files were kept exports empty cells: the file read is all we know.
+    path = _write(tmp_path, "old.csv", export(_sample(), "csv").files[""])
+    back = {i.key: i.files for i in import_paths([path]).indicators}
+    assert back[(T.DOMAIN, "dragontail.top")] == {str(path)}
+    assert back[(T.DOMAIN, "xn--bcher-kva.de")] == {"-"}
 
 
 def test_stix_round_trip_and_validity(tmp_path: Path) -> None:

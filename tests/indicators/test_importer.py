@@ -177,3 +177,78 @@ def test_wrong_shapes_refuse_the_file_not_the_import(tmp_path: Path) -> None:
     assert set(errors) == {"odd-stix.json", "deep.json"}
     assert errors["odd-stix.json"].startswith("malformed stix: TypeError")
     assert [i.value for i in result.indicators] == ["fine.example-evil.net"]
+
+
+def test_files_are_the_paths_as_given_and_united_on_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cert").mkdir()
+    (tmp_path / "cert" / "week-47.txt").write_text("evil.example-evil.net\n45.155.165.63\n")
+    (tmp_path / "extra.csv").write_text("domain\nEVIL.example-evil.net\n")
+    monkeypatch.chdir(tmp_path)
+    result = import_paths(["cert/week-47.txt", Path("extra.csv")], source="national-cert")
+    files = {i.value: i.files for i in result.indicators}
+    assert files == {
+        "evil.example-evil.net": {"cert/week-47.txt", "extra.csv"},
+        "45.155.165.63": {"cert/week-47.txt"},
+    }
+    assert {s for i in result.indicators for s in i.sources} == {"national-cert"}
+    # One string per file however many indicators carry it (the import stays light).
+    assert len({id(name) for i in result.indicators for name in i.files}) == 2
+
+
+def test_files_found_in_a_folder_are_named_from_that_folder(data_dir: Path) -> None:
+    result = import_paths([data_dir / "maltrail"], source="maltrail")
+    files = {i.value: i.files for i in result.indicators}
+    assert files["photosync-dt.com"] == {"maltrail/malware/dragontail.txt"}
+    assert files["dragontail.top"] == {  # listed in both families
+        "maltrail/malware/dragontail.txt",
+        "maltrail/malware/qakbot.txt",
+    }
+    assert files["no-ip.example-dyn.com"] == {"maltrail/suspicious/dynamic_domain.txt"}
+    assert files["5.63.151.0/24"] == {"maltrail/mass_scanner_cidr.txt"}
+    everywhere = {name for names in files.values() for name in names}
+    assert everywhere == {
+        "maltrail/malware/dragontail.txt",
+        "maltrail/malware/qakbot.txt",
+        "maltrail/mass_scanner_cidr.txt",
+        "maltrail/suspicious/dynamic_domain.txt",
+    }
+
+
+def test_a_folder_given_as_dot_is_named_by_its_real_name(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(data_dir / "maltrail" / "malware")
+    result = import_paths(["."])
+    assert {name for i in result.indicators for name in i.files} == {
+        "malware/dragontail.txt",
+        "malware/qakbot.txt",
+    }
+    monkeypatch.chdir(data_dir / "maltrail" / "suspicious")
+    result = import_paths([".."])
+    assert "maltrail/malware/qakbot.txt" in {name for i in result.indicators for name in i.files}
+
+
+def test_misp_feed_events_are_named_from_the_folder(data_dir: Path) -> None:
+    result = import_paths([data_dir / "misp-feed"])
+    names = {name for i in result.indicators for name in i.files}
+    assert names and all(name.startswith("misp-feed/") for name in names)
+    assert all(name.endswith(".json") and "/" not in name[10:] for name in names)
+
+
+def test_standard_input_is_named_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"evil-in.example.net\n")))
+    (indicator,) = import_paths(["-"]).indicators
+    assert indicator.files == {"-"}
+
+
+def test_merge_unites_files() -> None:
+    from lamsach.indicators.model import Indicator
+
+    first = Indicator(T.DOMAIN, "evil.example-evil.net", {"a"}, files={"a.txt"})
+    first.merge(Indicator(T.DOMAIN, "evil.example-evil.net", {"b"}, files={"b.txt", "a.txt"}))
+    assert first.files == {"a.txt", "b.txt"} and first.sources == {"a", "b"}

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from lamsach.indicators.model import Indicator
@@ -21,8 +22,16 @@ D2 = datetime(2024, 9, 30, tzinfo=UTC)
 
 def sample() -> list[Indicator]:
     return [
-        Indicator(T.DOMAIN, "evil.com", {"ncsc-2024"}, {"botnet"}, D1, D2, None, 90),
-        Indicator(T.DOMAIN, "c2.bad.org", {"ncsc-2024", "maltrail"}, {"emotet"}),
+        Indicator(
+            T.DOMAIN, "evil.com", {"ncsc-2024"}, {"botnet"}, D1, D2, None, 90, {"ncsc/2024-03.csv"}
+        ),
+        Indicator(
+            T.DOMAIN,
+            "c2.bad.org",
+            {"ncsc-2024", "maltrail"},
+            {"emotet"},
+            files={"ncsc/2024-03.csv", "maltrail/malware/emotet.txt"},
+        ),
         Indicator(T.HOSTNAME, "login.example.net", {"maltrail"}, {"phishing"}),
         Indicator(T.IPV4, "203.0.113.7", {"ncsc-2024"}, set(), D1, None, D2, 70),
         Indicator(T.IPV6, "2001:db8::7", {"ncsc-2024"}),
@@ -49,6 +58,7 @@ def as_tuples(indicators: list[Indicator]) -> list[tuple[object, ...]]:
             i.last_seen,
             i.expires,
             i.confidence,
+            tuple(sorted(i.files)),
         )
         for i in indicators
     )
@@ -87,8 +97,10 @@ def test_naive_dates_are_taken_as_utc(tmp_path: Path) -> None:
 def test_duplicates_merge_without_changing_the_callers_objects() -> None:
     a = Indicator(T.DOMAIN, "evil.com", {"list-a"}, {"x"}, D2, D2)
     b = Indicator(T.DOMAIN, "evil.com", {"list-b"}, {"y"}, D1, D1)
+    a.files, b.files = {"a.txt"}, {"b.txt"}
     (merged,) = IndicatorIndex.build([a, b]).indicators()
     assert merged.sources == {"list-a", "list-b"} and merged.tags == {"x", "y"}
+    assert merged.files == {"a.txt", "b.txt"} and a.files == {"a.txt"}
     assert (merged.first_seen, merged.last_seen) == (D1, D2)
     assert a.sources == {"list-a"} and b.sources == {"list-b"}
 
@@ -132,6 +144,9 @@ def test_lookup_returns_metadata_and_honours_the_allow_list() -> None:
     (hit,) = index.lookup("www.evil.com")
     assert hit.sources == {"ncsc-2024"} and hit.tags == {"botnet"} and hit.confidence == 90
     assert hit.first_seen == D1 and hit.last_seen == D2
+    assert hit.files == {"ncsc/2024-03.csv"}
+    (hit,) = index.lookup("c2.bad.org")
+    assert hit.files == {"ncsc/2024-03.csv", "maltrail/malware/emotet.txt"}
     assert index.lookup("safe.evil.com") == []
     assert [i.value for i in index.lookup("x.safe.evil.com")] == ["evil.com"]
     assert index.lookup("198.51.100.1") == []
@@ -153,7 +168,7 @@ def test_zero_prefix_network_is_handled() -> None:
 
 def test_hash_collisions_never_give_a_false_hit(monkeypatch: pytest.MonkeyPatch) -> None:
     # A hash that collides all the time: every answer must still be exact.
-    def weak(values):  # type: ignore[no-untyped-def]
+    def weak(values: pl.Series) -> np.ndarray:
         return (values.str.len_bytes().cast(int).to_numpy() % 3).astype(np.uint64)
 
     monkeypatch.setattr(sections, "hash_strings", weak)
@@ -243,3 +258,24 @@ def test_a_tampered_value_is_refused(tmp_path: Path) -> None:
     write_index_file(bad, header, tables)
     with pytest.raises(IndexFileError, match=r"999\.0\.113\.7"):
         IndicatorIndex.load(bad)
+
+
+def test_an_index_written_before_files_were_kept_still_loads(tmp_path: Path) -> None:
+    from lamsach.matching.index_file import read_index_file, write_index_file
+
+    new = tmp_path / "new.lsidx"
+    IndicatorIndex.build(sample()).save(new)
+    header, tables = read_index_file(new)
+    tables["meta"] = tables["meta"].drop_columns(["files"])  # the metadata as it was written
+    old = tmp_path / "old.lsidx"
+    write_index_file(old, header, tables)
+    loaded = IndicatorIndex.load(old)
+    assert all(i.files == set() for i in loaded.indicators())
+    without_files = [Indicator(i.type, i.value, i.sources, i.tags, i.first_seen, i.last_seen,
+                               i.expires, i.confidence) for i in sample()]  # fmt: skip
+    assert as_tuples(list(loaded.indicators())) == as_tuples(without_files)
+    (hit,) = loaded.lookup("www.evil.com")
+    assert hit.sources == {"ncsc-2024"} and hit.files == set()
+    # Saved again, it is an index of today's shape.
+    loaded.save(tmp_path / "again.lsidx")
+    assert "files" in read_index_file(tmp_path / "again.lsidx")[1]["meta"].column_names

@@ -97,6 +97,8 @@ def _say(as_json: bool, value: str, status: str, found: list[Indicator], text: s
     for ind in found:
         d = _describe(ind)
         line = f"  {d['type']} {d['value']}  sources: {', '.join(d['sources']) or '-'}"
+        if d["files"]:
+            line += f"  files: {', '.join(d['files'])}"
         if d["tags"]:
             line += f"  tags: {', '.join(d['tags'])}"
         for key in ("first_seen", "last_seen", "expires"):
@@ -110,6 +112,7 @@ def _describe(ind: Indicator) -> dict[str, Any]:
         "type": ind.type.value,
         "value": ind.value,
         "sources": sorted(ind.sources),
+        "files": sorted(ind.files),
         "tags": sorted(ind.tags),
         "first_seen": ind.first_seen.isoformat() if ind.first_seen else None,
         "last_seen": ind.last_seen.isoformat() if ind.last_seen else None,

@@ -23,6 +23,7 @@ from lamsach.indicators.model import Indicator, IndicatorType
 EXPORT_FORMATS = ("txt", "csv", "stix", "zeek", "suricata", "rpz", "hosts")
 CSV_COLUMNS = (
     "type", "value", "sources", "tags", "first_seen", "last_seen", "expires", "confidence",
+    "files",
 )  # fmt: skip
 
 # What each target can express; the rest is counted as skipped.
@@ -120,6 +121,7 @@ def _csv(indicators: list[Indicator]) -> str:
                 _iso(indicator.last_seen),
                 _iso(indicator.expires),
                 "" if indicator.confidence is None else indicator.confidence,
+                "|".join(sorted(indicator.files)),
             ]
         )
     return out.getvalue()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import codecs
 import gc
+import os
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from lamsach.indicators.formats import detect_format, get_format, xlsx
 from lamsach.indicators.formats.base import MalformedFile, RawEntry, ReadContext, Reject
@@ -83,6 +85,7 @@ class _Job:
     display: str
     source: str
     tags_root: Path | None  # the folder a maltrail-style tree was given as
+    label: str  # what the indicators' ``files`` say: the path as given, or from its folder on
 
 
 def import_paths(
@@ -122,6 +125,8 @@ def _import(
         report = FileReport(job.display)
         result.files.append(report)
         ctx = ReadContext(job.path, job.display, job.source, column=column)
+        # One string object per file, shared by every indicator read from it.
+        files = frozenset({sys.intern(job.label)})
         try:
             data = _read_bytes(job.path)
             if forced is not None and forced.read_binary is not None:
@@ -152,7 +157,9 @@ def _import(
             continue
         report.entries = len(entries)
         warnings: list[Reject] = []
-        accepted = _add_entries(entries, ctx, guard, moment, merged, warnings, forced_source=source)
+        accepted = _add_entries(
+            entries, ctx, files, guard, moment, merged, warnings, forced_source=source
+        )
         result.warnings.extend(warnings)
         report.accepted = accepted
         report.rejected = len(ctx.rejects)
@@ -166,18 +173,22 @@ def _jobs(paths: Iterable[str | Path], source: str | None, result: ImportResult)
     for raw in paths:
         path = Path(raw)
         if str(raw) == STDIN:
-            jobs.append(_Job(path, "<stdin>", source or "stdin", None))
+            jobs.append(_Job(path, "<stdin>", source or "stdin", None, STDIN))
             continue
         name = source or (path.name if path.is_dir() else path.stem) or str(path)
         if path.is_dir():
             _walk(path, path, name, jobs, result)
         else:
-            jobs.append(_Job(path, str(path), name, None))
+            jobs.append(_Job(path, str(path), name, None, os.fspath(raw)))
     return jobs
 
 
 def _walk(folder: Path, root: Path, name: str, jobs: list[_Job], result: ImportResult) -> None:
-    """Files under ``folder`` in name order; a folder with a manifest.json is a MISP feed."""
+    """Files under ``folder`` in name order; a folder with a manifest.json is a MISP feed.
+
+    Each file is labelled from the imported folder on (``maltrail/malware/emotet.txt``), so the
+    label does not depend on where the folder was when it was imported.
+    """
     if (folder / FEED_MANIFEST).is_file():
         try:
             events = feed_events(folder)
@@ -185,7 +196,7 @@ def _walk(folder: Path, root: Path, name: str, jobs: list[_Job], result: ImportR
             result.files.append(FileReport(str(folder / FEED_MANIFEST), error=str(exc)))
             return
         listed = set(events) | {folder / FEED_MANIFEST}
-        jobs.extend(_Job(event, str(event), name, None) for event in events)
+        jobs.extend(_Job(event, str(event), name, None, _label(event, root)) for event in events)
         result.skipped_files.extend(
             str(p) for p in sorted(folder.iterdir()) if p.is_file() and p not in listed
         )
@@ -198,7 +209,16 @@ def _walk(folder: Path, root: Path, name: str, jobs: list[_Job], result: ImportR
         elif _not_a_list(entry):
             result.skipped_files.append(str(entry))
         elif entry.is_file():
-            jobs.append(_Job(entry, str(entry), name, root))
+            jobs.append(_Job(entry, str(entry), name, root, _label(entry, root)))
+
+
+def _label(file: Path, root: Path) -> str:
+    """A file found in a folder, named from that folder (``.`` and ``..`` by their real names)."""
+    top = root.name if root.name not in ("", ".", "..") else root.resolve().name
+    try:
+        return str(PurePosixPath(top, *file.relative_to(root).parts))
+    except ValueError:  # a MISP manifest naming an event outside its folder
+        return str(file)
 
 
 def _not_a_list(file: Path) -> bool:
@@ -240,6 +260,7 @@ def _decode(data: bytes) -> str:
 def _add_entries(
     entries: list[RawEntry],
     ctx: ReadContext,
+    files: frozenset[str],
     guard: GuardSettings,
     now: datetime,
     merged: dict[tuple[IndicatorType, str], Indicator],
@@ -261,7 +282,7 @@ def _add_entries(
             )
             continue
         sources = default_sources if forced_source or not raw.sources else raw.sources
-        indicator = _indicator(kind, value, raw, sources)
+        indicator = _indicator(kind, value, raw, sources, raw.files or files)
         refusal = check(indicator, guard)
         if refusal is not None and refusal.narrow_to is None:
             ctx.reject(raw.line, refusal.reason, raw.where or raw.value, refusal.message)
@@ -280,7 +301,7 @@ def _add_entries(
 
 
 def _indicator(
-    kind: IndicatorType, value: str, raw: RawEntry, sources: frozenset[str]
+    kind: IndicatorType, value: str, raw: RawEntry, sources: frozenset[str], files: frozenset[str]
 ) -> Indicator:
     return Indicator(
         kind,
@@ -291,6 +312,7 @@ def _indicator(
         last_seen=raw.last_seen,
         expires=raw.expires,
         confidence=raw.confidence,
+        files=set(files),
     )
 
 

@@ -38,15 +38,18 @@ class Indicator:
     last_seen: datetime | None = None
     expires: datetime | None = None
     confidence: int | None = None  # 0-100 where the format gives one
+    # The files it was read from, as the user named them ("-" for standard input).
+    files: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> tuple[IndicatorType, str]:
         return (self.type, self.value)
 
     def merge(self, other: Indicator) -> None:
-        """Fold a duplicate of this indicator into it: sources and tags united, widest dates."""
+        """Fold a duplicate of this indicator into it: sources, tags, files united, widest dates."""
         self.sources |= other.sources
         self.tags |= other.tags
+        self.files |= other.files
         self.first_seen = _min(self.first_seen, other.first_seen)
         self.last_seen = _max(self.last_seen, other.last_seen)
         # An entry still listed somewhere without expiry does not expire.

@@ -1,8 +1,8 @@
 """The compiled indicator index: built from indicators, saved to one .lsidx file, loaded fast.
 
 Rows are the indicators (listed ones, then the allow-list), grouped by kind and sorted by key, so
-a section is a slice. Metadata (sources, tags, dates, confidence) is shared: each distinct set is
-stored once and rows point to it, as whole lists usually carry the same metadata.
+a section is a slice. Metadata (sources, tags, dates, confidence, files) is shared: each distinct
+set is stored once and rows point to it, as whole lists usually carry the same metadata.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ META_SCHEMA = pa.schema(
         pa.field("last_seen", TIME),
         pa.field("expires", TIME),
         pa.field("confidence", pa.int16()),
+        pa.field("files", pa.list_(pa.string())),
     ]
 )
 ROW_SCHEMA = pa.schema([pa.field("value", pa.string()), pa.field("meta", pa.int32())])
@@ -66,6 +67,7 @@ MetaKey = tuple[
     datetime | None,
     datetime | None,
     int | None,
+    frozenset[str],
 ]
 
 
@@ -202,7 +204,8 @@ class IndicatorIndex:
             raise IndexFileError(f"{path}: damaged index ({exc})") from None
         del rows
         try:
-            return cls(parts, tables["meta"], datetime.fromisoformat(header["built_at"]))
+            meta = _with_files(tables["meta"])
+            return cls(parts, meta, datetime.fromisoformat(header["built_at"]))
         except (BadValue, KeyError, ValueError, pa.ArrowException) as exc:
             raise IndexFileError(f"{path}: damaged index ({exc})") from None
 
@@ -271,6 +274,7 @@ class IndicatorIndex:
             last_seen=m["last_seen"],
             expires=m["expires"],
             confidence=m["confidence"],
+            files=set(m["files"] or ()),
         )
 
     def _section_of(self, ids: np.ndarray) -> np.ndarray:
@@ -331,11 +335,11 @@ class IndicatorIndex:
         return [self.indicator(gid) for gid in self.lookup_ids(value)]
 
 
-_NO_TAGS: frozenset[str] = frozenset()
+_EMPTY_SET: frozenset[str] = frozenset()
 _PLAIN_KIND: dict[IndicatorType, str] = {
     t: t.value for t in IndicatorType if t not in (IndicatorType.CIDR, IndicatorType.IP_PORT)
 }
-_EMPTY_META: MetaKey = (frozenset(), frozenset(), None, None, None, None)
+_EMPTY_META: MetaKey = (frozenset(), frozenset(), None, None, None, None, frozenset())
 
 
 def _meta_table(keys: list[MetaKey]) -> pa.Table:
@@ -350,6 +354,7 @@ def _meta_table(keys: list[MetaKey]) -> pa.Table:
             pa.array(columns[3], TIME),
             pa.array(columns[4], TIME),
             pa.array(columns[5], pa.int16()),
+            pa.array([sorted(s) for s in columns[6]], META_SCHEMA.field("files").type),
         ],
         schema=META_SCHEMA,
     )
@@ -359,16 +364,25 @@ def _meta_id(metas: dict[MetaKey, int], ind: Indicator) -> int:
     # Dates are made UTC only in the (small) metadata table; equal sets share one row.
     key: MetaKey = (
         frozenset(ind.sources),
-        frozenset(ind.tags) if ind.tags else _NO_TAGS,
+        frozenset(ind.tags) if ind.tags else _EMPTY_SET,
         ind.first_seen,
         ind.last_seen,
         ind.expires,
         ind.confidence,
+        frozenset(ind.files) if ind.files else _EMPTY_SET,
     )
     found = metas.get(key)
     if found is None:
         found = metas[key] = len(metas)
     return found
+
+
+def _with_files(meta: pa.Table) -> pa.Table:
+    """The metadata table with a ``files`` column: indexes written before it had none."""
+    if "files" in meta.column_names:
+        return meta
+    empty = pa.array([[]] * meta.num_rows, META_SCHEMA.field("files").type)
+    return meta.append_column(META_SCHEMA.field("files"), empty)
 
 
 def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
@@ -387,4 +401,5 @@ def _copy(ind: Indicator) -> Indicator:
         ind.last_seen,
         ind.expires,
         ind.confidence,
+        set(ind.files),
     )

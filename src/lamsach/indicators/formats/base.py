@@ -34,6 +34,8 @@ class RawEntry:
     confidence: int | None = None
     # The lists the file itself names (a STIX identity, Zeek meta.source); else the context's.
     sources: frozenset[str] = frozenset()
+    # The files a lamsach export says it was first read from; else the file being read.
+    files: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

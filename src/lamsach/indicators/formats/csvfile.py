@@ -42,6 +42,7 @@ _LAST_SEEN = ("last_seen", "last_seen_utc", "lastseen", "last_online")
 _EXPIRES = ("expires", "expiry", "valid_until", "expiration")
 _CONFIDENCE = ("confidence", "confidence_level")
 _SOURCES = ("sources", "source", "feed", "list")
+_FILES = "files"  # written by our own CSV export: paths joined by "|" (paths may hold commas)
 _EMPTY = frozenset({"", "none", "null", "n/a", "-"})
 
 
@@ -202,6 +203,7 @@ def table_entries(
     expires_at, confidence_at = _find(header, _EXPIRES), _find(header, _CONFIDENCE)
     source_at = _find(header, _SOURCES)
     source_columns = [(header[source_at], source_at)] if source_at is not None else []
+    files_at = header.index(_FILES) if _FILES in header else None
     for number, row in rows:
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
@@ -219,7 +221,12 @@ def table_entries(
             expires=parse_timestamp(row[expires_at]) if expires_at is not None else None,
             confidence=_confidence(row[confidence_at]) if confidence_at is not None else None,
             sources=_tags(row, source_columns),
+            files=_files(row[files_at]) if files_at is not None else frozenset(),
         )
+
+
+def _files(cell: str) -> frozenset[str]:
+    return frozenset(part for part in cell.strip().split("|") if part.strip())
 
 
 FORMAT = IndicatorFormat("csv", "CSV or TSV with a header row", _sniff, read_csv, priority=60)
