@@ -9,7 +9,7 @@ forms of the per-line value clean-ups in ``_rows``.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, ParamSpec, TypeVar
 
 import polars as pl
@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS, ip_or_none
+from lamsach.logs.formats import ReadContext
+from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS, RowBuffer, ip_or_none
 
 MAX_CHUNK_CHARS = 32 * 1024 * 1024
 _MAX_NESTING = 1000
@@ -40,6 +41,33 @@ def attempt(reader: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | No
         return reader(*args, **kwargs)
     except Exception:
         return None
+
+
+# A column reader reads a chunk of lines (with its first line number) exactly, or gives None;
+# a row reader gives the canonical row tuples of a chunk line by line, counting what it skips.
+ColumnReader = Callable[[list[str], int], "pa.Table | pa.RecordBatch | None"]
+RowReader = Callable[[list[str], int], Iterable[tuple[Any, ...]]]
+
+
+def read_chunks(
+    stream: IO[Any],
+    ctx: ReadContext,
+    columns: tuple[str, ...],
+    rows_of: RowReader,
+    by_column: ColumnReader | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The read loop of a format with both readers: each chunk of lines is read by column when
+    ``by_column`` can read it exactly, and line by line otherwise."""
+    buffer = RowBuffer(ctx, columns)
+    for first_line, lines in chunks(stream, buffer.size):
+        read = attempt(by_column, lines, first_line) if by_column is not None else None
+        if read is not None:
+            batches = read.to_batches() if isinstance(read, pa.Table) else [read]
+            yield from (batch for batch in batches if batch.num_rows)
+            continue
+        buffer.rows = list(rows_of(lines, first_line))
+        if buffer.rows:
+            yield buffer.flush()
 
 
 def chunks(

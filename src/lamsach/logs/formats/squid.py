@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series, port_expr
+from lamsach.logs.formats._columnar import host_expr, ip_series, port_expr, read_chunks
 from lamsach.logs.formats._rows import (
     MAX_MICROS,
     MIN_MICROS,
@@ -214,19 +214,14 @@ def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table
 
 def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
     """Batches of an access.log; ``fast`` reads plain native lines by column first."""
-    for first_line, lines in chunks(stream, max(1, ctx.batch_size)):
-        table = attempt(_fast_chunk, lines, first_line, ctx) if fast else None
-        if table is not None:
-            yield from (batch for batch in table.to_batches() if batch.num_rows)
-            continue
-        buffer = RowBuffer(ctx, COLUMNS)
-        buffer.rows = [
-            row
-            for line_no, line in enumerate(lines, first_line)
-            if (row := _line_row(line, line_no, ctx.stats))
-        ]
-        if buffer.rows:
-            yield buffer.flush()
+
+    def rows_of(lines: list[str], first_line: int) -> Iterator[tuple[Any, ...]]:
+        for line_no, line in enumerate(lines, first_line):
+            if (row := _line_row(line, line_no, ctx.stats)) is not None:
+                yield row
+
+    by_column = (lambda lines, first: _fast_chunk(lines, first, ctx)) if fast else None
+    return read_chunks(stream, ctx, COLUMNS, rows_of, by_column)
 
 
 def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:

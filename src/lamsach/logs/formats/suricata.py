@@ -9,9 +9,8 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import attempt, chunks
+from lamsach.logs.formats._columnar import read_chunks
 from lamsach.logs.formats._rows import (
-    RowBuffer,
     clean_host,
     epoch_or_iso_micros,
     head_without_bom,
@@ -191,20 +190,13 @@ def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator
 
 def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
     """Batches of an EVE stream; ``fast`` tries each chunk with Arrow first."""
-    buffer = RowBuffer(ctx, COLUMNS)
-    for first_line, lines in chunks(stream, buffer.size):
-        batch = attempt(fast_batch, lines, first_line, ctx.file, ctx.stats) if fast else None
-        if batch is not None:
-            if buffer.rows:
-                yield buffer.flush()
-            yield batch
-            continue
-        for row in _read_lines(lines, first_line, ctx.stats):
-            buffer.rows.append(row)
-            if len(buffer.rows) >= buffer.size:
-                yield buffer.flush()
-    if buffer.rows:
-        yield buffer.flush()
+    return read_chunks(
+        stream,
+        ctx,
+        COLUMNS,
+        lambda lines, first: _read_lines(lines, first, ctx.stats),
+        (lambda lines, first: fast_batch(lines, first, ctx.file, ctx.stats)) if fast else None,
+    )
 
 
 def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
