@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +37,34 @@ def without_bom(lines: Iterable[str]) -> Iterator[str]:
 def head_without_bom(head: list[str]) -> list[str]:
     """The sniffed first lines with a byte-order mark dropped from the first."""
     return [head[0].removeprefix(BOM), *head[1:]] if head else head
+
+
+Row = tuple[Any, ...]
+
+
+def read_rows(
+    stream: Iterable[str],
+    ctx: ReadContext,
+    columns: Sequence[str],
+    row_of: Callable[[str, int], Row | str],
+) -> Iterator[pa.RecordBatch]:
+    """The read loop of a line format: ``row_of(line, number)`` gives the line's canonical row,
+    or the reason it is skipped; blank lines are passed over without counting."""
+    rows = RowBuffer(ctx, columns)
+    skip = ctx.stats.skip
+    for number, raw in enumerate(stream, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        row = row_of(line, number)
+        if isinstance(row, str):
+            skip(row, number)
+            continue
+        rows.rows.append(row)
+        if len(rows.rows) >= rows.size:
+            yield rows.flush()
+    if rows.rows:
+        yield rows.flush()
 
 
 class RowBuffer:

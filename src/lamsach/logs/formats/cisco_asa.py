@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import tzinfo
 from typing import IO
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from lamsach.logs.formats._netfields import (
     proto_name,
     syslog_micros,
 )
-from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
+from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -66,8 +67,6 @@ _URL_DENIED = re.compile(r"Access denied URL (\S+) SRC (\S+) DEST (\S+)")
 # FTD "Key: value, Key: value": a value may hold commas, a key starts upper-case.
 _FTD_SPLIT = re.compile(r", (?=[A-Z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)*: )")
 _HOST_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9.-]+\.[a-z0-9-]+$", re.IGNORECASE)
-
-Row = tuple[object, ...]
 
 
 def sniff(head: list[str]) -> bool:
@@ -216,31 +215,20 @@ def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    rows = RowBuffer(ctx, COLUMNS)
     year, zone = syslog_year(ctx), local_zone(ctx)
-    skip = ctx.stats.skip
-    for number, raw in enumerate(stream, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        match = _MESSAGE.search(line)
-        if match is None:
-            skip("not an ASA message", number)
-            continue
-        parser = _PARSERS.get(match.group(1))
-        if parser is None:
-            skip("ignored: not a connection message", number)
-            continue
-        fields = parser(line[match.end() :])
-        row = None if fields is None else to_row(fields, syslog_micros(line, year, zone), number)
-        if row is None:
-            skip("bad ASA message", number)
-            continue
-        rows.rows.append(row)
-        if len(rows.rows) >= rows.size:
-            yield rows.flush()
-    if rows.rows:
-        yield rows.flush()
+    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, year, zone))
+
+
+def _line_row(line: str, number: int, year: int | None, zone: tzinfo) -> Row | str:
+    match = _MESSAGE.search(line)
+    if match is None:
+        return "not an ASA message"
+    parser = _PARSERS.get(match.group(1))
+    if parser is None:
+        return "ignored: not a connection message"
+    fields = parser(line[match.end() :])
+    row = None if fields is None else to_row(fields, syslog_micros(line, year, zone), number)
+    return row or "bad ASA message"
 
 
 FORMAT = LogFormat(

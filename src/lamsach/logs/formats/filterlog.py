@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import tzinfo
 from typing import IO
 
 import pyarrow as pa
@@ -20,7 +21,7 @@ from lamsach.logs.formats._netfields import (
     proto_name,
     syslog_micros,
 )
-from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
+from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year
 
 COLUMNS = (
     "time",
@@ -77,27 +78,18 @@ def parse_payload(csv: str) -> tuple[object, ...] | None:
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    rows = RowBuffer(ctx, COLUMNS)
     year, zone = syslog_year(ctx), local_zone(ctx)
-    skip = ctx.stats.skip
-    for number, raw in enumerate(stream, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        match = _FILTERLOG.search(line)
-        if match is None:
-            skip("ignored: not filterlog", number)
-            continue
-        fields = parse_payload(line[match.end() :])
-        if fields is None:
-            skip("bad filterlog line", number)
-            continue
-        stamp = syslog_micros(line, year, zone)
-        rows.rows.append((stamp, *fields, "conn", number))
-        if len(rows.rows) >= rows.size:
-            yield rows.flush()
-    if rows.rows:
-        yield rows.flush()
+    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, year, zone))
+
+
+def _line_row(line: str, number: int, year: int | None, zone: tzinfo) -> Row | str:
+    match = _FILTERLOG.search(line)
+    if match is None:
+        return "ignored: not filterlog"
+    fields = parse_payload(line[match.end() :])
+    if fields is None:
+        return "bad filterlog line"
+    return (syslog_micros(line, year, zone), *fields, "conn", number)
 
 
 FORMAT = LogFormat(

@@ -20,7 +20,7 @@ from lamsach.logs.formats._netfields import (
     port,
     proto_name,
 )
-from lamsach.logs.formats._rows import RowBuffer, local_zone
+from lamsach.logs.formats._rows import Row, local_zone, read_rows
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -146,30 +146,18 @@ def to_row(fields: KeyValues, number: int, zone: tzinfo = UTC) -> tuple[object, 
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    rows = RowBuffer(ctx, COLUMNS)
     zone = local_zone(ctx)
-    skip = ctx.stats.skip
-    for number, raw in enumerate(stream, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        fields = KeyValues(line)
-        kind = fields.get("type")
-        if kind is None:
-            skip("not a FortiGate log", number)
-            continue
-        if kind not in _TRAFFIC_TYPES:
-            skip("ignored: not traffic", number)
-            continue
-        row = to_row(fields, number, zone)
-        if row is None:
-            skip("no addresses", number)
-            continue
-        rows.rows.append(row)
-        if len(rows.rows) >= rows.size:
-            yield rows.flush()
-    if rows.rows:
-        yield rows.flush()
+    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, zone))
+
+
+def _line_row(line: str, number: int, zone: tzinfo) -> Row | str:
+    fields = KeyValues(line)
+    kind = fields.get("type")
+    if kind is None:
+        return "not a FortiGate log"
+    if kind not in _TRAFFIC_TYPES:
+        return "ignored: not traffic"
+    return to_row(fields, number, zone) or "no addresses"
 
 
 FORMAT = LogFormat(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import tzinfo
 from typing import IO
 
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, stamp_end, syslog_micros
-from lamsach.logs.formats._rows import RowBuffer, local_zone, syslog_year
+from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year
 
 COLUMNS = (
     "time",
@@ -76,45 +77,34 @@ def parse_fields(text: str) -> tuple[str | None, ...] | None:
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    rows = RowBuffer(ctx, COLUMNS)
     year, zone = syslog_year(ctx), local_zone(ctx)
-    skip = ctx.stats.skip
-    for number, raw in enumerate(stream, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        match = _IN.search(line)
-        if match is None:
-            skip("not a netfilter line", number)
-            continue
-        fields = parse_fields(line[match.start() :])
-        if fields is None:
-            skip("bad netfilter line", number)
-            continue
-        src, dst, length, proto, spt, dpt = fields
-        src_ip, dst_ip = canonical_ip(src), canonical_ip(dst)
-        if src_ip is None or dst_ip is None:
-            skip("bad netfilter line", number)
-            continue
-        head = line[: match.start() + 1]
-        rows.rows.append(
-            (
-                syslog_micros(head, year, zone),
-                src_ip,
-                port(spt),
-                dst_ip,
-                port(dpt),
-                proto_name(proto),
-                int(length) if length else None,
-                action_of(_log_prefix(head)),
-                "conn",
-                number,
-            )
-        )
-        if len(rows.rows) >= rows.size:
-            yield rows.flush()
-    if rows.rows:
-        yield rows.flush()
+    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, year, zone))
+
+
+def _line_row(line: str, number: int, year: int | None, zone: tzinfo) -> Row | str:
+    match = _IN.search(line)
+    if match is None:
+        return "not a netfilter line"
+    fields = parse_fields(line[match.start() :])
+    if fields is None:
+        return "bad netfilter line"
+    src, dst, length, proto, spt, dpt = fields
+    src_ip, dst_ip = canonical_ip(src), canonical_ip(dst)
+    if src_ip is None or dst_ip is None:
+        return "bad netfilter line"
+    head = line[: match.start() + 1]
+    return (
+        syslog_micros(head, year, zone),
+        src_ip,
+        port(spt),
+        dst_ip,
+        port(dpt),
+        proto_name(proto),
+        int(length) if length else None,
+        action_of(_log_prefix(head)),
+        "conn",
+        number,
+    )
 
 
 FORMAT = LogFormat(

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import ascii_int, canonical_ip, micros_utc, port, proto_name
-from lamsach.logs.formats._rows import RowBuffer, local_zone
+from lamsach.logs.formats._rows import Row, local_zone, read_rows
 
 COLUMNS = (
     "time",
@@ -128,32 +128,19 @@ def to_row(
 
 
 def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
-    rows = RowBuffer(ctx, COLUMNS)
     zone = local_zone(ctx)
-    skip = ctx.stats.skip
-    for number, raw in enumerate(stream, 1):
-        line = raw.rstrip("\r\n")
-        if not line.strip():
-            continue
-        match = _START.search(line)
-        if match is None:
-            skip("not a PAN-OS log", number)
-            continue
-        kind = match.group(2)
-        if kind not in ("TRAFFIC", "THREAT"):
-            skip("ignored: not traffic", number)
-            continue
-        first = line[match.start()]
-        start = match.start() + (0 if first in "0123456789," else 1)
-        row = to_row(match, _split(line[start:]), number, zone)
-        if row is None:
-            skip("bad PAN-OS line", number)
-            continue
-        rows.rows.append(row)
-        if len(rows.rows) >= rows.size:
-            yield rows.flush()
-    if rows.rows:
-        yield rows.flush()
+    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, zone))
+
+
+def _line_row(line: str, number: int, zone: tzinfo) -> Row | str:
+    match = _START.search(line)
+    if match is None:
+        return "not a PAN-OS log"
+    if match.group(2) not in ("TRAFFIC", "THREAT"):
+        return "ignored: not traffic"
+    first = line[match.start()]
+    start = match.start() + (0 if first in "0123456789," else 1)
+    return to_row(match, _split(line[start:]), number, zone) or "bad PAN-OS line"
 
 
 FORMAT = LogFormat(
