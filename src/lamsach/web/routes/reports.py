@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -225,17 +226,18 @@ def _transition(request: Request, campaign_id: int, unit_id: int, message: str) 
     return RedirectResponse(_url(campaign_id, unit_id), status_code=303)
 
 
-@router.post(
-    "/campaigns/{campaign_id}/units/{unit_id}/report/submit",
-    name="report_submit",
-    include_in_schema=False,
-)
-def report_submit(
-    request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
+def _try_transition(
+    request: Request,
+    db: Session,
+    user: User,
+    campaign_id: int,
+    unit_id: int,
+    act: Callable[[], object],
+    message: str,
 ) -> Response:
-    loaded = _load(db, user, campaign_id, unit_id)
+    """Run a life-cycle step; a refusal shows the form again with its errors, nothing saved."""
     try:
-        svc.submit_report(db, user, loaded.report)
+        act()
     except ValidationFailed as error:
         db.rollback()
         loaded = _view(db, user, campaign_id, unit_id)
@@ -248,7 +250,27 @@ def report_submit(
             status_code=422,
         )
     db.commit()
-    return _transition(request, campaign_id, unit_id, _("The report has been submitted."))
+    return _transition(request, campaign_id, unit_id, message)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/units/{unit_id}/report/submit",
+    name="report_submit",
+    include_in_schema=False,
+)
+def report_submit(
+    request: Request, db: Db, user: CurrentUser, campaign_id: int, unit_id: int
+) -> Response:
+    loaded = _load(db, user, campaign_id, unit_id)
+    return _try_transition(
+        request,
+        db,
+        user,
+        campaign_id,
+        unit_id,
+        lambda: svc.submit_report(db, user, loaded.report),
+        _("The report has been submitted."),
+    )
 
 
 @router.post(
@@ -265,22 +287,14 @@ def report_return(
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
     loaded = _view(db, user, campaign_id, unit_id)
-    try:
-        svc.return_report(db, user, loaded.report, comment)
-    except ValidationFailed as error:
-        db.rollback()
-        loaded = _view(db, user, campaign_id, unit_id)
-        return _page(
-            request,
-            db,
-            user,
-            loaded,
-            errors=field_errors(error, request_locale(request)),
-            status_code=422,
-        )
-    db.commit()
-    return _transition(
-        request, campaign_id, unit_id, _("The report has been returned to the unit.")
+    return _try_transition(
+        request,
+        db,
+        user,
+        campaign_id,
+        unit_id,
+        lambda: svc.return_report(db, user, loaded.report, comment),
+        _("The report has been returned to the unit."),
     )
 
 
