@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 
 from lamsach.logs.formats import ReadContext, ReadStats
 from lamsach.logs.formats.sysmon import FORMATS, dns_answers
-from lamsach.logs.reader import detect_format, open_text, read_head, read_log
+from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
+
+from .conftest import check_claims_no_other_sample
 
 DATA = Path(__file__).parent / "data"
 TEXT_FORMAT, EVTX_FORMAT = FORMATS
@@ -451,11 +453,7 @@ def test_real_sysmon_event3_sample(shared_data: Path) -> None:
 
 @pytest.mark.shared_data
 def test_sysmon_claims_no_other_real_sample(shared_data: Path) -> None:
-    for path in sorted((shared_data / "logs").rglob("*")):
-        if path.parent.name == "sysmon" or not path.is_file() or path.suffix == ".md":
-            continue
-        with open_text(str(path)) as stream:
-            assert not TEXT_FORMAT.sniff(read_head(stream)), path
+    check_claims_no_other_sample(TEXT_FORMAT, shared_data, "sysmon")
 
 
 def test_json_export_of_message_only(tmp_path: Path) -> None:
