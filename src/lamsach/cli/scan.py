@@ -134,6 +134,11 @@ def scan(
         None, "--workers", "-w", min=1, help="Worker processes (default: one per core)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
+    prefilter: bool = typer.Option(
+        True,
+        "--prefilter/--no-prefilter",
+        help="Screen Zeek TSV logs with the compiled first pass (same hits; off: slower).",
+    ),
 ) -> None:
     """Scan logs against indicators and name the internal devices that contacted them.
 
@@ -210,6 +215,7 @@ def scan(
                 on_hits=on_hits,
                 on_progress=on_progress,
                 report=report,
+                prefilter=prefilter,
             )
             progress.update(bar, completed=total or 0, records=report.records, hits=report.hits)
     except KeyboardInterrupt:

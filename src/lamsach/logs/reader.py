@@ -127,15 +127,19 @@ def check_damage(stream: object) -> None:
 
 
 class RangeReader(io.RawIOBase):
-    """The bytes ``[start, end)`` of a file, as a raw stream; ``lines`` counts its lines."""
+    """The bytes ``[start, end)`` of a file, as a raw stream; ``lines`` counts its lines.
 
-    def __init__(self, path: str, start: int, end: int) -> None:
+    With ``count_lines=False`` the lines are not counted, for a caller that counts them itself.
+    """
+
+    def __init__(self, path: str, start: int, end: int, count_lines: bool = True) -> None:
         self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         self.file.seek(start)
         self.remaining = end - start
         self.count = 0
         self.newlines = 0
         self.last = b"\n"
+        self.count_lines = count_lines
 
     @property
     def lines(self) -> int:
@@ -150,13 +154,25 @@ class RangeReader(io.RawIOBase):
             return 0
         view = memoryview(buffer)[: min(len(buffer), self.remaining)]
         n = self.file.readinto(view) or 0
+        self._took(view[:n])
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        # One copy, straight from the file (RawIOBase.read would copy through a bytearray).
+        if self.remaining <= 0:
+            return b""
+        data = self.file.read(self.remaining if size < 0 else min(size, self.remaining)) or b""
+        self._took(data)
+        return data
+
+    def _took(self, data: bytes | memoryview) -> None:
+        n = len(data)
         self.remaining -= n
         self.count += n
-        if n:
-            data = view[:n].tobytes()
-            self.newlines += data.count(b"\n")
-            self.last = data[-1:]
-        return n
+        if n and self.count_lines:
+            raw = bytes(data) if isinstance(data, memoryview) else data
+            self.newlines += raw.count(b"\n")
+            self.last = raw[-1:]
 
     def close(self) -> None:
         self.file.close()

@@ -33,6 +33,7 @@ from lamsach.logs.reader import (
     open_text,
     text_encoding,
 )
+from lamsach.matching.fastpath import LineCount, Screen
 from lamsach.matching.hits import HIT_SCHEMA
 
 # Kernel signature: (batch, index, internal) -> hits table with HIT_SCHEMA.
@@ -132,24 +133,38 @@ def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
 
 
 def _batches(
-    task: ScanTask, stats: ReadStats, counter: list[Any], tracker: zeek_tsv.LineTracker
+    task: ScanTask,
+    stats: ReadStats,
+    counter: list[Any],
+    tracker: zeek_tsv.LineTracker,
+    screen: Screen | None,
+    count: LineCount,
 ) -> Iterator[pa.RecordBatch]:
     if task.is_range and task.header is not None:
-        with RangeReader(task.path, task.start, task.end) as reader:
+        layout = screen.layout(task.header) if screen is not None else None
+        with RangeReader(task.path, task.start, task.end, count_lines=False) as reader:
             counter.append(reader)
+            if screen is not None and layout is not None:
+                yield from screen.batches(reader, task.header, task.path, stats, layout, 0, count)
+                return
             yield from zeek_tsv.read_records(
                 reader, task.header, task.path, stats, 0, tracker=tracker, dictionary=True
             )
         return
     if task.format == zeek_tsv.NAME:
-        # The fast path: bytes straight to pyarrow, repeated values dictionary-encoded.
+        # Bytes straight to pyarrow (or first to the prefilter), repeated values as dictionaries.
         with open_binary(task.path, counter) as raw:
             try:
                 header = zeek_tsv.read_header(raw)
             except zeek_tsv.ZeekHeaderError:
                 stats.skip("no-zeek-header", 1)
                 return
-            yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
+            layout = screen.layout(header) if screen is not None else None
+            if screen is not None and layout is not None:
+                lines = header.lines
+                yield from screen.batches(raw, header, task.path, stats, layout, lines, count)
+            else:
+                yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
             check_damage(raw)
         return
     log_format = get_format(task.format)
@@ -175,8 +190,12 @@ def scan_task(
     internal: Any,
     matcher: Matcher,
     progress: Progress | None = None,
+    screen: Screen | None = None,
 ) -> TaskResult:
-    """Read one task and match every batch; a failure keeps the hits found before it."""
+    """Read one task and match every batch; a failure keeps the hits found before it.
+
+    With a ``screen``, Zeek TSV logs go through the prefilter first (the same hits, sooner).
+    """
     started = time.perf_counter()
     stats = ReadStats(file=task.path, format=task.format)
     counter: list[Any] = []  # the reader of the file's own bytes: CountingReader or RangeReader
@@ -186,10 +205,11 @@ def scan_task(
     error = ""
     hits_total = 0
     tracker = zeek_tsv.LineTracker(stats, 0)
+    count = LineCount()
     try:
-        for batch in _batches(task, stats, counter, tracker):
+        for batch in _batches(task, stats, counter, tracker, screen, count):
             stats.records += batch.num_rows
-            hits = matcher(batch, index, internal)
+            hits = matcher(batch, index, internal) if batch.num_rows else HIT_SCHEMA.empty_table()
             if hits.num_rows:
                 found.append(hits)
                 hits_total += hits.num_rows
@@ -211,6 +231,8 @@ def scan_task(
     if task.is_range:
         ranged = counter[0]
         lines = tracker.physical_rows if task.header is not None else ranged.lines
+        if count.used:
+            lines = count.lines
     table = pa.concat_tables(found) if found else HIT_SCHEMA.empty_table()
     if table.num_rows > 1:
         table = table.sort_by([("line", "ascending")])

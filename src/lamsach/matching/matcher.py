@@ -62,7 +62,7 @@ class Matcher:
         candidates = None
         if len(ips) >= _BLOCK_FILTER_FROM:
             # Most addresses in a log are in no /24 that holds a listed address or network.
-            blocks = self._v4_blocks(sections)
+            blocks = self.v4_blocks()
             block = ips >> np.uint32(8)
             candidates = np.flatnonzero((blocks[block >> np.uint32(3)] >> (block & 7)) & 1)
             ips = ips[candidates]
@@ -74,13 +74,20 @@ class Matcher:
             parts.append((order[q] if candidates is None else candidates[order[q]], ids))
         return concat_pairs(parts)
 
-    def _v4_blocks(self, sections: list[Section]) -> np.ndarray:
-        """One bit per /24: does it hold a listed address or meet a listed network (2 MiB)."""
+    def v4_blocks(self) -> np.ndarray:
+        """One bit per /24 (2 MiB): does it hold a listed address (with a port or not) or meet a
+        listed network. Made on first use."""
         if self._blocks is None:
             marks = np.zeros(1 << 24, dtype=bool)
-            for section in sections:
-                if section.kind == "ipv4":
+            for kind in ("ipv4", "ipport4", "cidr4"):
+                section = self._get(kind)
+                if section is None:
+                    continue
+                if kind == "ipv4":
                     marks[section.keys >> np.uint32(8)] = True
+                    continue
+                if kind == "ipport4":
+                    marks[(section.keys >> np.uint64(24)).astype(np.int64)] = True
                     continue
                 prefix = (section.keys >> np.uint64(32)).astype(np.int64)
                 first = (section.keys & np.uint64(0xFFFFFFFF)).astype(np.int64) >> 8

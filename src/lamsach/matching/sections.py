@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lamsach.matching.observed import IPV4_PATTERN
+from lamsach.matching.strkeys import string_keys
 
 HASH_SEED = 0x6C616D73616368  # fixed: hashes of a run must agree between index and queries
 EMPTY = np.empty(0, dtype=np.int64)
@@ -44,13 +45,12 @@ def as_series(values: pa.Array | pa.ChunkedArray | pl.Series | list[str]) -> pl.
 
 
 def hash_strings(values: pl.Series) -> np.ndarray:
-    """32-bit hashes of strings, the same for the same string within one lamsach install.
+    """32-bit keys of strings (strkeys), the same for the same string on every machine.
 
     32 bits halve the key memory; the few collisions among millions of listed names only cost
     an extra string comparison, since every hash hit is confirmed against the string.
     """
-    wide = values.hash(seed=HASH_SEED).to_numpy()
-    return (wide ^ (wide >> np.uint64(32))).astype(np.uint32)
+    return hash_arrow_strings(values.to_arrow())
 
 
 def dotted(numbers: np.ndarray) -> pl.Series:
@@ -155,13 +155,9 @@ def _first_bad(values: pl.Series, ok: np.ndarray, kind: str) -> BadValue:
     return BadValue(f"not a valid {kind} value: {bad[0]!r}")
 
 
-def hash_arrow_strings(values: pa.Array, chunk: int = 1 << 16) -> np.ndarray:
-    """hash_strings over an Arrow array, a slice at a time so the copies stay small."""
-    keys = np.empty(len(values), dtype=np.uint32)
-    for start in range(0, len(values), chunk):
-        piece = values.slice(start, chunk)
-        keys[start : start + len(piece)] = hash_strings(as_series(piece))
-    return keys
+def hash_arrow_strings(values: pa.Array) -> np.ndarray:
+    """hash_strings over an Arrow array."""
+    return string_keys(values, HASH_SEED)
 
 
 def label_counts(values: pa.Array) -> tuple[int, ...]:

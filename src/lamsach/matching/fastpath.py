@@ -1,0 +1,205 @@
+"""Plain Zeek TSV scanned through the prefilter: only the lines it passes on are parsed.
+
+The bytes are cut into blocks of whole lines; the compiled pass counts the ordinary lines that
+cannot match, and the rest go, as a small text of their own, through the Zeek reader and then the
+kernel like any batch. Line numbers and skip counts come out as the reader alone would give them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+
+from lamsach.logs.formats import MAX_EXAMPLES, ReadStats, zeek_tsv
+from lamsach.logs.schema import LOG_SCHEMA
+from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.prefilter import (
+    ADDRESS,
+    ADDRESSES,
+    NAME,
+    NAMES,
+    URI,
+    URL_HOST,
+    LineLayout,
+    Prefilter,
+    gather_lines,
+    screen,
+)
+
+BLOCK = 8 << 20  # bytes per pass: large enough to amortise, small enough to stay in cache
+PENDING_LINES = 50_000  # passed lines gathered before they are read and matched
+EMPTY = pa.RecordBatch.from_pylist([], schema=LOG_SCHEMA)
+_SETS = ("set", "vector", "table")
+
+
+@dataclass
+class LineCount:
+    """Physical lines screened so far (to number the lines of the ranges that follow)."""
+
+    lines: int = 0
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class Screen:
+    """An index's prefilter, made once per process, and the Zeek logs it can screen."""
+
+    index: IndicatorIndex
+    prefilter: Prefilter
+
+    @classmethod
+    def of(cls, index: IndicatorIndex) -> Screen:
+        return cls(index, Prefilter.of(index))
+
+    def layout(self, header: zeek_tsv.ZeekHeader) -> LineLayout | None:
+        return zeek_layout(header, self.index, self.prefilter)
+
+    def batches(
+        self,
+        stream: IO[bytes] | Any,
+        header: zeek_tsv.ZeekHeader,
+        file: str,
+        stats: ReadStats,
+        layout: LineLayout,
+        line_offset: int,
+        count: LineCount,
+    ) -> Iterator[pa.RecordBatch]:
+        count.used = True
+        return screened_batches(
+            stream, header, file, stats, layout, self.prefilter, line_offset, count
+        )
+
+
+def zeek_layout(
+    header: zeek_tsv.ZeekHeader, index: IndicatorIndex, prefilter: Prefilter
+) -> LineLayout | None:
+    """What the prefilter must look at in a Zeek log, or None when it cannot screen this log."""
+    separator = header.separator.encode("utf-8", "replace")
+    set_separator = header.set_separator.encode("utf-8", "replace")
+    if len(separator) != 1 or len(set_separator) != 1 or separator in b"\r\n#":
+        return None
+    plan = zeek_tsv.plan_columns(header)
+    if not prefilter.can_screen(index, plan.uri is not None, bool(plan.hash_fields)):
+        return None
+    kinds = np.zeros(len(header.fields), dtype=np.int8)
+    for canonical, name in plan.sources.items():
+        many = header.type_of(name).startswith(_SETS)
+        position = header.fields.index(name)
+        if canonical in ("src_ip", "dst_ip"):
+            kinds[position] = ADDRESSES if many else ADDRESS
+        elif canonical == "host":
+            kinds[position] = NAMES if many else URL_HOST if plan.uri else NAME
+        elif canonical == "answers":
+            kinds[position] = NAMES
+    if plan.uri:
+        kinds[header.fields.index(plan.uri)] = URI
+    read = np.zeros(len(header.fields), dtype=np.bool_)
+    read[[header.fields.index(name) for name in plan.include]] = True
+    nulls = (header.unset_field.encode(), header.empty_field.encode())
+    return LineLayout(len(header.fields), separator[0], set_separator[0], kinds, read, nulls)
+
+
+def screened_batches(
+    stream: IO[bytes] | Any,
+    header: zeek_tsv.ZeekHeader,
+    file: str,
+    stats: ReadStats,
+    layout: LineLayout,
+    prefilter: Prefilter,
+    line_offset: int,
+    count: LineCount,
+) -> Iterator[pa.RecordBatch]:
+    """Canonical batches of the lines the prefilter passes on; the others only counted.
+
+    ``stream`` starts after the header; ``line_offset`` lines come before its first byte.
+    Passed lines are gathered over several blocks, as the kernel's cost per batch is high.
+    """
+    pending = _Pending(header, file, stats)
+    rest = b""
+    while True:
+        data = stream.read(BLOCK)
+        if not data:
+            break
+        data = rest + data if rest else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        yield from _block(data[:cut], pending, layout, prefilter, line_offset, count)
+    if rest:
+        yield from _block(rest, pending, layout, prefilter, line_offset, count)
+    yield from pending.flush()
+
+
+@dataclass
+class _Pending:
+    """Lines passed on and not yet read: their text and their line numbers in the file."""
+
+    header: zeek_tsv.ZeekHeader
+    file: str
+    stats: ReadStats
+    texts: list[bytes] = field(default_factory=list)
+    numbers: list[np.ndarray] = field(default_factory=list)
+    lines: int = 0
+
+    def add(self, text: bytes, numbers: np.ndarray) -> None:
+        self.texts.append(text)
+        self.numbers.append(numbers)
+        self.lines += len(numbers)
+
+    def flush(self) -> Iterator[pa.RecordBatch]:
+        if not self.lines:
+            return
+        text = b"".join(self.texts)
+        numbers = np.concatenate(self.numbers)
+        self.texts, self.numbers, self.lines = [], [], 0
+        own = ReadStats(file=self.file, format=self.stats.format)
+        for batch in zeek_tsv.read_records(
+            io.BytesIO(text), self.header, self.file, own, 0, dictionary=True
+        ):
+            position = batch.schema.get_field_index("line")
+            lines = numbers[batch.column(position).to_numpy() - 1]
+            yield batch.set_column(position, "line", pa.array(lines))
+        for reason, skipped in own.skipped.items():
+            self.stats.skipped[reason] += skipped
+            examples = self.stats.examples.setdefault(reason, [])
+            room = max(0, MAX_EXAMPLES - len(examples))
+            examples.extend(int(numbers[n - 1]) for n in own.examples.get(reason, [])[:room])
+
+
+def _block(
+    data: bytes,
+    pending: _Pending,
+    layout: LineLayout,
+    prefilter: Prefilter,
+    line_offset: int,
+    count: LineCount,
+) -> Iterator[pa.RecordBatch]:
+    first = line_offset + count.lines  # lines before this block
+    if b"\r" in data:
+        # The reader takes a lone carriage return for a line end too: let it read the block.
+        yield from pending.flush()
+        stats = pending.stats
+        tracker = zeek_tsv.LineTracker(stats, first)
+        yield from zeek_tsv.read_records(
+            io.BytesIO(data), pending.header, pending.file, stats, first, tracker=tracker,
+            dictionary=True,
+        )  # fmt: skip
+        count.lines += tracker.physical_rows
+        return
+    block = np.frombuffer(data, dtype=np.uint8)
+    found = screen(block, layout, prefilter)
+    pending.stats.records += found.records
+    count.lines += found.lines
+    if len(found.candidates):
+        pending.add(gather_lines(block, found.starts, found.ends), found.candidates + (first + 1))
+    if pending.lines >= PENDING_LINES:
+        yield from pending.flush()
+    else:
+        yield EMPTY  # lets the caller report progress

@@ -1,0 +1,164 @@
+"""A compiled first pass over delimited log text: which lines could match the index at all.
+
+It may pass a line that does not match (the kernel then says no), never the reverse: every line
+it lets go holds no value that can match a listed indicator and is an ordinary record. Lines out of
+the ordinary (comments, blank lines, wrong field counts, values needing normalisation such as
+international names, ports or IPv6) are always passed on, so the format reader and the kernel
+decide them exactly as without the prefilter. Like the kernel, it knows nothing of files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.prefilter_loops import (
+    ADDRESS,
+    ADDRESSES,
+    NAME,
+    NAMES,
+    SKIP,
+    URI,
+    URL_HOST,
+    fill_bloom,
+    gather,
+    screen_block,
+)
+from lamsach.matching.sections import HASH_SEED, V6_KINDS
+from lamsach.matching.strkeys import basis, string_buffers, string_keys
+
+__all__ = ["ADDRESS", "ADDRESSES", "NAME", "NAMES", "SKIP", "URI", "URL_HOST"]
+_BUCKET_KEYS = 4  # keys per directory bucket on average
+
+
+@dataclass(frozen=True)
+class KeyTable:
+    """Sorted 32-bit keys with a directory of buckets by their top bits."""
+
+    keys: np.ndarray
+    directory: np.ndarray
+    shift: int
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> KeyTable:
+        """From sorted keys (an index section's: shared, not copied)."""
+        bits = max(1, min(24, int(np.ceil(np.log2(max(len(keys), 1) / _BUCKET_KEYS + 1)))))
+        shift = 32 - bits
+        edges = np.arange((1 << bits) + 1, dtype=np.uint64) << np.uint64(shift)
+        directory = np.searchsorted(keys.astype(np.uint64), edges).astype(np.int32)
+        return cls(keys, directory, shift)
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """What the first pass needs of an index's listed indicators (the allow-list only removes)."""
+
+    names: np.ndarray  # Bloom filter of the listed domains and host names (uint64 words)
+    domains: KeyTable
+    hostnames: KeyTable
+    blocks: np.ndarray  # one bit per IPv4 /24 holding a listed address or meeting a network
+    any_ip: bool  # some IP is listed: IPv6 values (maybe IPv4-mapped) go to the kernel
+    any_v6: bool
+    basis: np.uint64
+
+    @classmethod
+    def of(cls, index: IndicatorIndex) -> Prefilter:
+        listed = index.listed
+
+        start = basis(HASH_SEED)
+        strings = {
+            kind: listed.sections[kind].strings(np.arange(len(listed.sections[kind])))
+            for kind in ("domain", "hostname")
+            if kind in listed.sections
+        }
+
+        def keys(kind: str) -> KeyTable:
+            # The section's own keys when they are the keys this pass computes (they are,
+            # unless the index was built with another hash): no second copy.
+            if kind not in strings:
+                return KeyTable.of(np.empty(0, np.uint32))
+            own = string_keys(strings[kind], HASH_SEED)
+            section_keys = listed.sections[kind].keys
+            if np.array_equal(own, section_keys):
+                return KeyTable.of(section_keys)
+            return KeyTable.of(np.sort(own))
+
+        return cls(
+            names=make_bloom(list(strings.values()), start),
+            domains=keys("domain"),
+            hostnames=keys("hostname"),
+            blocks=listed.v4_blocks(),
+            any_ip=listed.has("ipv4", "cidr4", "ipport4", *V6_KINDS),
+            any_v6=listed.has(*V6_KINDS),
+            basis=start,
+        )
+
+    def can_screen(self, index: IndicatorIndex, has_url: bool, has_hashes: bool) -> bool:
+        """Whether the indicators a log's fields could match are all ones the pass looks for."""
+        if has_url and index.listed.has("url"):
+            return False
+        return not (has_hashes and index.listed.has("md5", "sha1", "sha256"))
+
+
+@dataclass(frozen=True)
+class LineLayout:
+    """Lines of ``fields`` values cut by one separator byte, and what each field holds."""
+
+    fields: int
+    separator: int
+    set_separator: int
+    kinds: np.ndarray  # int8 per field: SKIP, ADDRESS, ADDRESSES, NAME or NAMES
+    read: np.ndarray  # bool per field: the reader takes it (a line with all of them null is odd)
+    nulls: tuple[bytes, ...]  # the spellings of a null value
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The outcome of one pass over a block of whole lines."""
+
+    lines: int  # physical lines in the block
+    records: int  # ordinary record lines that cannot match
+    candidates: np.ndarray  # 0-based line numbers (in the block) of the other lines
+    starts: np.ndarray  # their byte spans, newline excluded
+    ends: np.ndarray
+
+
+def screen(block: np.ndarray, layout: LineLayout, prefilter: Prefilter) -> Screened:
+    """Pass over a block of whole lines (uint8; the last line may lack its newline)."""
+    starts = np.empty(1024, dtype=np.int64)
+    nulls = [np.frombuffer(n, np.uint8).copy() for n in layout.nulls] + [np.empty(0, np.uint8)] * 2
+    while True:
+        counts = screen_block(
+            block, layout.fields, layout.separator, layout.set_separator, layout.kinds,
+            layout.read, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
+            prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
+            prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
+            prefilter.hostnames.directory, prefilter.hostnames.shift, starts,
+        )  # fmt: skip
+        lines, records, found = counts
+        if found <= len(starts) // 3:
+            break
+        # More candidates than room: grow and pass again (rare: candidates are few).
+        starts = np.empty(3 * found + 3, dtype=np.int64)
+    spans = starts[: 3 * found].reshape(-1, 3) if found else np.empty((0, 3), np.int64)
+    return Screened(lines, records, spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy())
+
+
+def gather_lines(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """The given lines of a block, each ended by a newline, as one text."""
+    return bytes(gather(block, starts, ends))
+
+
+def make_bloom(values: list[pa.Array], start: np.uint64) -> np.ndarray:
+    """A Bloom filter of strings (about 16 bits each, 4 per string, in one 64-bit word)."""
+    total = sum(len(v) for v in values)
+    words = 1 << max(3, int(np.ceil(np.log2(max(total, 1) / 4))))
+    bloom = np.zeros(words, dtype=np.uint64)
+    for array in values:
+        if len(array):
+            offsets, data = string_buffers(array)
+            fill_bloom(bloom, offsets, data, start)
+    return bloom

@@ -1,0 +1,366 @@
+"""The compiled loops of the prefilter (numba): cut lines, collect look-ups, then make them.
+
+Look-ups land at random places in tables of a few MiB, so each costs a cache miss. They are
+therefore made in two phases: the values of about a thousand lines are parsed and hashed first,
+then all their look-ups are made in one tight loop, where the processor overlaps the misses.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from lamsach.matching.strkeys import fold, step
+
+# What a field holds. An HTTP host is also the authority of the URL the reader builds from it and
+# the URI, and an absolute URI has a host of its own.
+SKIP, ADDRESS, ADDRESSES, NAME, NAMES, URL_HOST, URI = 0, 1, 2, 3, 4, 5, 6
+# What a look-up asks: is this IPv4 in a listed /24, is this name's parent a listed domain, is
+# this whole name a listed domain or host name.
+_IP, _PARENT, _WHOLE = 0, 1, 2
+_DOT, _COLON, _BRACKET, _NEWLINE, _HASH = 46, 58, 91, 10, 35
+_LINES = 1024  # lines per round
+_PROBES = 32768  # look-ups per round; a line that would overflow is passed on whole
+_SUSPECT = -1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def bloom_bits(h: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """(word number, bit mask) of a running hash in the Bloom filter: 4 bits of one word."""
+    h = (h ^ (h >> np.uint64(33))) * np.uint64(0xFF51AFD7ED558CCD)  # mix: FNV's low bits are weak
+    h ^= h >> np.uint64(33)
+    one = np.uint64(1)
+    m = np.uint64(63)
+    bits = (one << (h & m)) | (one << ((h >> np.uint64(6)) & m))
+    bits |= (one << ((h >> np.uint64(12)) & m)) | (one << ((h >> np.uint64(18)) & m))
+    return h >> np.uint64(24), bits
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_bloom(bloom: np.ndarray, offsets: np.ndarray, data: np.ndarray, start: np.uint64) -> None:
+    for i in range(len(offsets) - 1):
+        h = start
+        for j in range(offsets[i + 1] - 1, offsets[i] - 1, -1):
+            h = step(h, data[j])
+        word, bits = bloom_bits(h)
+        bloom[word & np.uint64(len(bloom) - 1)] |= bits
+
+
+@numba.njit(cache=True, nogil=True)
+def gather(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The given lines of a block, each ended by a newline."""
+    total = 0
+    for i in range(len(starts)):
+        total += ends[i] - starts[i] + 1
+    out = np.empty(total, dtype=np.uint8)
+    at = 0
+    for i in range(len(starts)):
+        n = ends[i] - starts[i]
+        out[at : at + n] = block[starts[i] : ends[i]]
+        out[at + n] = _NEWLINE
+        at += n + 1
+    return out
+
+
+# --- phase 1: values to look-ups ----------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ipv4(block: np.ndarray, s: int, e: int) -> int:
+    """The IPv4 address in ``block[s:e]`` in strict dotted decimal (as the kernel reads), or -1."""
+    value = 0
+    part = 0
+    digits = 0
+    dots = 0
+    for j in range(s, e):
+        c = block[j]
+        if 48 <= c <= 57:
+            if digits == 1 and part == 0:
+                return -1  # a leading zero: not an address to the kernel
+            part = part * 10 + (c - 48)
+            digits += 1
+            if part > 255:
+                return -1
+        elif c == _DOT:
+            if digits == 0 or dots == 3:
+                return -1
+            value = value * 256 + part
+            part = 0
+            digits = 0
+            dots += 1
+        else:
+            return -1
+    if digits == 0 or dots != 3:
+        return -1
+    return value * 256 + part
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ipv6_may_match(block: np.ndarray, s: int, e: int, any_ip: bool, any_v6: bool) -> bool:
+    # An IPv6 value matches only IPv6 indicators, or IPv4 ones when IPv4-mapped (::ffff:...).
+    if any_v6:
+        return True
+    if not any_ip:
+        return False
+    run = 0
+    for j in range(s, e):
+        if block[j] | 32 == 102:  # f or F
+            run += 1
+            if run == 4:
+                return True
+        else:
+            run = 0
+    return False
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(
+    count: int, kind: int, value: np.uint64, line: int, kinds: np.ndarray, values: np.ndarray,
+    lines: np.ndarray,
+) -> int:  # fmt: skip
+    if count < 0 or count >= len(kinds):
+        return _SUSPECT  # no room: the line goes to the reader
+    kinds[count] = kind
+    values[count] = value
+    lines[count] = line
+    return count + 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _address(
+    block: np.ndarray, s: int, e: int, line: int, any_ip: bool, any_v6: bool,
+    kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
+) -> int:  # fmt: skip
+    """Look-ups for an address field; _SUSPECT when the line must go to the reader anyway."""
+    for j in range(s, e):
+        if block[j] == _COLON:
+            return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else count
+    address = _ipv4(block, s, e)
+    if address < 0:
+        return count  # not an address: nothing can match it
+    return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _name(
+    block: np.ndarray, s: int, e: int, line: int, any_ip: bool, any_v6: bool, start: np.uint64,
+    kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
+) -> int:  # fmt: skip
+    """Look-ups for a host name as written: itself and its parents, or the address it is."""
+    colons = 0
+    colon = -1
+    for j in range(s, e):
+        c = block[j]
+        if c >= 128 or c == _BRACKET:
+            return _SUSPECT  # international name or bracketed literal: the kernel normalises it
+        if c == _COLON:
+            colons += 1
+            colon = j
+    if colons == 1:
+        # "name:port" is the name when the port is all digits; otherwise it is no name at all.
+        if colon + 1 == e:
+            return count
+        for j in range(colon + 1, e):
+            if not 48 <= block[j] <= 57:
+                return count
+        e = colon
+    elif colons > 1:
+        return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else count
+    if e > s and block[e - 1] == _DOT:
+        e -= 1  # one trailing dot, as the normalisation drops it
+    if e <= s:
+        return count
+    address = _ipv4(block, s, e)
+    if address >= 0:  # an address literal is matched as an address only
+        return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
+    h = start
+    for j in range(e - 1, s - 1, -1):
+        c = block[j]
+        if c == _DOT:
+            count = _add(count, _PARENT, h, line, kinds, values, lines)
+        if 65 <= c <= 90:
+            c += 32
+        h = step(h, c)
+    return _add(count, _WHOLE, h, line, kinds, values, lines)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _url_host_odd(block: np.ndarray, s: int, e: int) -> bool:
+    # Inside a URL, "@", "/", "?" and "#" end or split the authority: the URL's host differs.
+    for j in range(s, e):
+        c = block[j]
+        if c == 64 or c == 47 or c == 63 or c == 35:
+            return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _field(
+    block: np.ndarray, s: int, e: int, kind: int, set_separator: int, line: int, any_ip: bool,
+    any_v6: bool, start: np.uint64, kinds: np.ndarray, values: np.ndarray, lines: np.ndarray,
+    count: int,
+) -> int:  # fmt: skip
+    if kind == ADDRESS:
+        return _address(block, s, e, line, any_ip, any_v6, kinds, values, lines, count)
+    if kind == NAME or kind == URL_HOST:  # noqa: SIM109 - plain compares for numba
+        if kind == URL_HOST and _url_host_odd(block, s, e):
+            return _SUSPECT
+        return _name(block, s, e, line, any_ip, any_v6, start, kinds, values, lines, count)
+    if kind == URI:
+        # An absolute URI ("http...") has a host of its own: the reader and kernel judge it.
+        return _SUSPECT if e > s and block[s] | 32 == 104 else count
+    if kind == ADDRESSES or kind == NAMES:  # noqa: SIM109
+        item = s
+        for k in range(s, e + 1):
+            if k == e or block[k] == set_separator:
+                if kind == ADDRESSES:
+                    count = _address(block, item, k, line, any_ip, any_v6, kinds, values, lines,
+                                     count)  # fmt: skip
+                else:
+                    count = _name(block, item, k, line, any_ip, any_v6, start, kinds, values,
+                                  lines, count)  # fmt: skip
+                if count == _SUSPECT:
+                    return count
+                item = k + 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _equal(block: np.ndarray, s: int, e: int, text: np.ndarray) -> bool:
+    if len(text) != e - s:
+        return False
+    for j in range(e - s):  # noqa: SIM110 - a plain loop compiles to a plain loop
+        if block[s + j] != text[j]:
+            return False
+    return True
+
+
+# --- phase 2: the look-ups ----------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _has(keys: np.ndarray, directory: np.ndarray, shift: int, key: np.uint32) -> bool:
+    bucket = np.int64(key) >> shift
+    for j in range(directory[bucket], directory[bucket + 1]):
+        listed = keys[j]
+        if listed == key:
+            return True
+        if np.int64(listed) > np.int64(key):
+            return False
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
+def _look_up(
+    kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int, suspect: np.ndarray,
+    bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray, dom_dir: np.ndarray,
+    dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray, host_shift: int,
+) -> None:  # fmt: skip
+    # First every look-up in a loop free of dependencies (so the cache misses overlap), then the
+    # rare positives confirmed.
+    mask = np.uint64(len(bloom) - 1)
+    maybe = np.empty(count, dtype=np.bool_)
+    for k in range(count):
+        value = values[k]
+        if kinds[k] == _IP:
+            block = np.int64(value >> np.uint64(8))
+            maybe[k] = (blocks[block >> 3] >> (block & 7)) & 1 == 1
+        else:
+            word, bits = bloom_bits(value)
+            maybe[k] = bloom[word & mask] & bits == bits
+    for k in range(count):
+        if not maybe[k] or suspect[lines[k]]:
+            continue
+        if kinds[k] == _IP:
+            suspect[lines[k]] = True
+            continue
+        # The Bloom filter says maybe; the keys say for sure (up to a 32-bit collision).
+        key = fold(values[k])
+        if _has(dom_keys, dom_dir, dom_shift, key) or (
+            kinds[k] == _WHOLE and _has(host_keys, host_dir, host_shift, key)
+        ):
+            suspect[lines[k]] = True
+
+
+# --- the pass ------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def screen_block(
+    block: np.ndarray, fields: int, separator: int, set_separator: int, field_kinds: np.ndarray,
+    read: np.ndarray, null1: np.ndarray, null2: np.ndarray, any_ip: bool, any_v6: bool,
+    start: np.uint64, bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray,
+    dom_dir: np.ndarray, dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray,
+    host_shift: int, out: np.ndarray,
+) -> tuple[int, int, int]:  # fmt: skip
+    """(lines, ordinary lines that cannot match, lines passed on) of a block of whole lines.
+
+    The passed lines are written to ``out`` as (line number, start, end) triples while there is
+    room; the caller grows ``out`` and calls again when the count says it was too small.
+    """
+    kinds = np.empty(_PROBES, dtype=np.uint8)
+    values = np.empty(_PROBES, dtype=np.uint64)
+    probe_lines = np.empty(_PROBES, dtype=np.int32)
+    starts = np.empty(_LINES, dtype=np.int64)
+    ends = np.empty(_LINES, dtype=np.int64)
+    suspect = np.empty(_LINES, dtype=np.bool_)
+    n = len(block)
+    total = 0
+    records = 0
+    found = 0
+    pos = 0
+    while pos < n:
+        taken = 0
+        count = 0
+        while pos < n and taken < _LINES and count < _PROBES // 2:
+            line_start = pos
+            field = 0
+            field_start = pos
+            odd = block[pos] == _HASH  # a comment or another header, for the reader to judge
+            present = False  # some field the reader takes is not null
+            before = count
+            j = pos
+            while True:
+                at_end = j >= n or block[j] == _NEWLINE
+                if at_end or block[j] == separator:
+                    if field < fields and not odd:
+                        if read[field] and not present:
+                            present = not (
+                                j == field_start
+                                or _equal(block, field_start, j, null1)
+                                or _equal(block, field_start, j, null2)
+                            )
+                        kind = field_kinds[field]
+                        if kind != SKIP:
+                            count = _field(block, field_start, j, kind, set_separator, taken,
+                                           any_ip, any_v6, start, kinds, values, probe_lines,
+                                           count)  # fmt: skip
+                            odd = count == _SUSPECT
+                    field += 1
+                    field_start = j + 1
+                    if at_end:
+                        break
+                j += 1
+            # Odd lines go to the reader: wrong field count, blank, or (as it drops them) all null.
+            if odd or field != fields or j == line_start or not present:
+                suspect[taken] = True
+                count = before if count == _SUSPECT else count
+            else:
+                suspect[taken] = False
+            starts[taken] = line_start
+            ends[taken] = j
+            taken += 1
+            pos = j + 1
+        _look_up(kinds, values, probe_lines, count, suspect, bloom, blocks, dom_keys, dom_dir,
+                 dom_shift, host_keys, host_dir, host_shift)  # fmt: skip
+        for i in range(taken):
+            if suspect[i]:
+                if 3 * found + 3 <= len(out):
+                    out[3 * found] = total + i
+                    out[3 * found + 1] = starts[i]
+                    out[3 * found + 2] = ends[i]
+                found += 1
+            else:
+                records += 1
+        total += taken
+    return total, records, found

@@ -1,0 +1,241 @@
+"""The prefilter changes nothing but speed: the same hits and the same counts as without it.
+
+Zeek logs full of the cases the prefilter must hand on (names needing normalisation, IP
+literals, IPv6, damaged and odd lines) are scanned with and without it, whole and cut into
+ranges, and everything the scan reports must be equal.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lamsach.indicators.model import Indicator
+from lamsach.indicators.model import IndicatorType as T
+from lamsach.logs.formats import zeek_tsv
+from lamsach.matching import fastpath
+from lamsach.matching.direction import DEFAULT_INTERNAL
+from lamsach.matching.engine import plan_tasks
+from lamsach.matching.engine_local import ScanReport, run_scan
+from lamsach.matching.fastpath import Screen, zeek_layout
+from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.prefilter import Prefilter, screen
+
+DNS_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "query"]
+DNS_FIELDS += ["answers"]
+DNS_TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "vector[string]"]
+HTTP_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "host", "uri"]
+HTTP_TYPES = ["time", "string", "addr", "port", "addr", "port", "string", "string"]
+
+
+def header(path: str, fields: list[str], types: list[str]) -> str:
+    return (
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+        f"#path\t{path}\n#open\t2024-01-01-00-00-00\n#fields\t" + "\t".join(fields) + "\n"
+        "#types\t" + "\t".join(types) + "\n"
+    )
+
+
+def listed(with_v6: bool) -> list[Indicator]:
+    items = [
+        Indicator(T.DOMAIN, "evil.example"),
+        Indicator(T.DOMAIN, "xn--bcher-kva.example"),
+        Indicator(T.DOMAIN, "c2.badcorp.vn"),
+        Indicator(T.HOSTNAME, "exact.host.example"),
+        Indicator(T.IPV4, "203.0.113.66"),
+        Indicator(T.IPV4, "192.0.2.7"),
+        Indicator(T.CIDR, "198.51.100.0/28"),
+        Indicator(T.IP_PORT, "198.18.0.9:4444"),
+    ]
+    if with_v6:
+        items += [Indicator(T.IPV6, "2001:db8::66"), Indicator(T.CIDR, "2001:db8:1::/48")]
+    return items
+
+
+ALLOW = [Indicator(T.DOMAIN, "safe.evil.example")]
+
+NAMES = [
+    "www.google.com", "evil.example", "a.b.evil.example", "EVIL.Example.", "notevil.example",
+    "evil.example.attacker.test", "safe.evil.example", "x.safe.evil.example", "evil.example:80",
+    "evil.example:http", "[evil.example]", "bücher.example", "www.BÜCHER.example",
+    "xn--bcher-kva.example", "exact.host.example", "sub.exact.host.example", "c2.badcorp.vn.",
+    "203.0.113.66", "203.0.113.066", "203.0.113.66.", "192.0.2.7:53", "::ffff:203.0.113.66",
+    "::FFFF:cb00:7142", "2001:db8::66", "[2001:db8::66]:443", "2001:db8:1::5", "2001:db8:2::5",
+    "-", "(empty)", "", ".", "..evil.example", "evil..example", "ev\\x69l.example",
+    "TXT 12 v=spf1 include:evil.example", "evil.example\\x09", "a" * 70 + ".evil.example",
+]  # fmt: skip
+ADDRESSES = [
+    "10.0.0.5", "192.168.1.20", "203.0.113.66", "203.0.113.67", "198.51.100.15", "198.51.100.16",
+    "198.18.0.9", "192.0.2.7", "::ffff:192.0.2.7", "2001:db8::66", "2001:db8:1::9", "fe80::1",
+    "fe80::1%eth0", "-", "01.2.3.4", "999.1.1.1", "(empty)",
+]  # fmt: skip
+PORTS = ["53", "4444", "80", "-", "x"]
+ODD_LINES = [
+    "", "#close\t2024-01-01-01-00-00", "#fields\tts\tother", "only\ttwo", "\t\t\t",
+    "1700000000.0\tC1\t-\t-\t-\t-\t-\t-\t-", "1700000000.0\tCx\t10.0.0.1\t1\t203.0.113.66\t2\tudp",
+]  # fmt: skip
+
+
+def dns_line(rng: random.Random, i: int) -> str:
+    answers = ",".join(rng.choice(NAMES + ADDRESSES) for _ in range(rng.randint(0, 3)))
+    return "\t".join(
+        [
+            f"{1_700_000_000 + i}.{rng.randint(0, 999999):06d}",
+            f"C{i}",
+            rng.choice(ADDRESSES),
+            rng.choice(PORTS),
+            rng.choice(ADDRESSES),
+            rng.choice(PORTS),
+            rng.choice(["udp", "tcp", "-"]),
+            rng.choice(NAMES),
+            answers or rng.choice(["-", "(empty)"]),
+        ]
+    )
+
+
+def http_line(rng: random.Random, i: int) -> str:
+    uri = rng.choice(["/", "/x?a=1", "http://evil.example/x", "-", "/evil.example"])
+    return "\t".join(
+        [
+            f"{1_700_000_000 + i}.5",
+            f"C{i}",
+            rng.choice(ADDRESSES),
+            rng.choice(PORTS),
+            rng.choice(ADDRESSES),
+            rng.choice(PORTS),
+            rng.choice(NAMES),
+            uri,
+        ]
+    )
+
+
+def make_log(
+    path: Path, kind: str, n: int, seed: int, odd: float = 0.05, ending: str = "\n"
+) -> Path:
+    rng = random.Random(seed)
+    make = dns_line if kind == "dns" else http_line
+    fields, types = (DNS_FIELDS, DNS_TYPES) if kind == "dns" else (HTTP_FIELDS, HTTP_TYPES)
+    lines = []
+    for i in range(n):
+        if rng.random() < odd:
+            lines.append(rng.choice(ODD_LINES))
+        elif rng.random() < 0.7:
+            lines.append(make(rng, i).replace("evil", "fine").replace("203.0", "100.0"))
+        else:
+            lines.append(make(rng, i))
+    text = header(kind, fields, types) + ending.join(lines)
+    if rng.random() < 0.5:
+        text += ending  # with or without a newline after the last line
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def scan(path: Path, index: IndicatorIndex, prefilter: bool, parts: int = 1) -> tuple[list, dict]:
+    tasks, errors = plan_tasks([str(path)], parts=parts, min_split=64)
+    assert not errors
+    found: list[pa.Table] = []
+    report = run_scan(
+        tasks, index, DEFAULT_INTERNAL, workers=1, on_hits=found.append, prefilter=prefilter
+    )
+    hits = pa.concat_tables(found).to_pylist() if found else []
+    return sorted(hits, key=repr), _stats(report)
+
+
+def _stats(report: ScanReport) -> dict:
+    return {name: (s.records, dict(s.skipped), s.examples) for name, s in report.files.items()} | {
+        "records": report.records,
+        "hits": report.hits,
+    }
+
+
+@pytest.fixture(params=[False, True], ids=["v4-lists", "v6-lists"])
+def index(request: pytest.FixtureRequest) -> IndicatorIndex:
+    return IndicatorIndex.build(listed(request.param), ALLOW)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many blocks and many flushes, so block and batch edges fall everywhere.
+    monkeypatch.setattr(fastpath, "BLOCK", 997)
+    monkeypatch.setattr(fastpath, "PENDING_LINES", 7)
+
+
+@pytest.mark.parametrize("kind", ["dns", "http"])
+@pytest.mark.parametrize("seed", range(4))
+def test_same_hits_and_counts_with_and_without_prefilter(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None, kind: str, seed: int
+) -> None:
+    path = make_log(tmp_path / f"{kind}.log", kind, 600, seed)
+    expected = scan(path, index, prefilter=False)
+    assert expected[0], "the log must hold hits for the comparison to mean something"
+    assert scan(path, index, prefilter=True) == expected
+    ranged = scan(path, index, prefilter=True, parts=5)
+    assert ranged == scan(path, index, prefilter=False, parts=5)
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_carriage_returns_are_read_as_without_prefilter(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None, ending: str
+) -> None:
+    path = make_log(tmp_path / "dns.log", "dns", 300, 11, ending=ending)
+    assert scan(path, index, prefilter=True) == scan(path, index, prefilter=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from(NAMES + ADDRESSES + PORTS + ["1.5"]), min_size=1, max_size=10),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_line_of_values_is_judged_as_without_prefilter(lines: list[list[str]]) -> None:
+    # Values of every kind in every position, fields too few and too many.
+    index = IndicatorIndex.build(listed(True), ALLOW)
+    text = header("dns", DNS_FIELDS, DNS_TYPES) + "\n".join("\t".join(v) for v in lines) + "\n"
+    folder = Path(__import__("tempfile").mkdtemp())
+    path = folder / "dns.log"
+    path.write_text(text, encoding="utf-8")
+    assert scan(path, index, prefilter=True) == scan(path, index, prefilter=False)
+
+
+def test_the_prefilter_passes_on_few_ordinary_lines(tmp_path: Path) -> None:
+    # It must also be worth having: lines holding no listed value are counted, not parsed.
+    index = IndicatorIndex.build(listed(False), ALLOW)
+    rng = random.Random(3)
+    rows = [
+        f"1700000000.{i}\tC{i}\t10.0.0.{i % 250}\t5353\t8.8.8.8\t53\tudp\t"
+        f"host{rng.randint(0, 10**9)}.example.org\t93.184.216.{i % 250},cdn{i}.example.net"
+        for i in range(5000)
+    ]
+    rows[1234] = rows[1234].replace("example.org", "evil.example")
+    data = ("\n".join(rows) + "\n").encode()
+    head = zeek_tsv.parse_header(
+        [line.encode() for line in header("dns", DNS_FIELDS, DNS_TYPES).splitlines()], 0
+    )
+    layout = zeek_layout(head, index, Prefilter.of(index))
+    assert layout is not None
+    found = screen(np.frombuffer(data, np.uint8), layout, Prefilter.of(index))
+    assert found.lines == 5000
+    assert 1234 in found.candidates.tolist()
+    assert len(found.candidates) < 50
+    assert found.records == 5000 - len(found.candidates)
+
+
+def test_logs_it_cannot_screen_are_read_in_full() -> None:
+    # URL or hash indicators with a log that has URIs or hashes: no prefilter for that log.
+    index = IndicatorIndex.build([Indicator(T.URL, "http://evil.example/x")])
+    head = zeek_tsv.parse_header(
+        [line.encode() for line in header("http", HTTP_FIELDS, HTTP_TYPES).splitlines()], 0
+    )
+    assert Screen.of(index).layout(head) is None
+    dns = zeek_tsv.parse_header(
+        [line.encode() for line in header("dns", DNS_FIELDS, DNS_TYPES).splitlines()], 0
+    )
+    assert Screen.of(index).layout(dns) is not None
