@@ -7,6 +7,7 @@ ranges, and everything the scan reports must be equal.
 
 from __future__ import annotations
 
+import gzip
 import random
 from pathlib import Path
 
@@ -177,6 +178,23 @@ def test_same_hits_and_counts_with_and_without_prefilter(
     assert scan(path, index, prefilter=True) == expected
     ranged = scan(path, index, prefilter=True, parts=5)
     assert ranged == scan(path, index, prefilter=False, parts=5)
+
+
+def test_compressed_logs_are_screened_as_a_stream(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None
+) -> None:
+    plain = make_log(tmp_path / "dns.log", "dns", 400, 5)
+    packed = tmp_path / "dns.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = scan(plain, index, prefilter=False)
+    got = scan(packed, index, prefilter=True)
+
+    def without_file(hits: list[dict]) -> list[dict]:
+        return sorted(({k: v for k, v in h.items() if k != "file"} for h in hits), key=repr)
+
+    assert expected[0]
+    assert without_file(got[0]) == without_file(expected[0])
+    assert got[1][str(packed)] == expected[1][str(plain)]
 
 
 @pytest.mark.parametrize("ending", ["\r\n", "\r"])

@@ -33,7 +33,7 @@ from lamsach.logs.reader import (
     open_text,
     text_encoding,
 )
-from lamsach.matching.fastpath import LineCount, Screen
+from lamsach.matching.fastpath import LineCount, MappedRange, Screen, stream_blocks
 from lamsach.matching.hits import HIT_SCHEMA
 
 # Kernel signature: (batch, index, internal) -> hits table with HIT_SCHEMA.
@@ -140,31 +140,27 @@ def _batches(
     screen: Screen | None,
     count: LineCount,
 ) -> Iterator[pa.RecordBatch]:
+    if task.format == zeek_tsv.NAME and screen is not None:
+        screened = _screened(task, stats, counter, screen, count)
+        if screened is not None:
+            yield from screened
+            return
     if task.is_range and task.header is not None:
-        layout = screen.layout(task.header) if screen is not None else None
         with RangeReader(task.path, task.start, task.end, count_lines=False) as reader:
             counter.append(reader)
-            if screen is not None and layout is not None:
-                yield from screen.batches(reader, task.header, task.path, stats, layout, 0, count)
-                return
             yield from zeek_tsv.read_records(
                 reader, task.header, task.path, stats, 0, tracker=tracker, dictionary=True
             )
         return
     if task.format == zeek_tsv.NAME:
-        # Bytes straight to pyarrow (or first to the prefilter), repeated values as dictionaries.
+        # The fast path: bytes straight to pyarrow, repeated values dictionary-encoded.
         with open_binary(task.path, counter) as raw:
             try:
                 header = zeek_tsv.read_header(raw)
             except zeek_tsv.ZeekHeaderError:
                 stats.skip("no-zeek-header", 1)
                 return
-            layout = screen.layout(header) if screen is not None else None
-            if screen is not None and layout is not None:
-                lines = header.lines
-                yield from screen.batches(raw, header, task.path, stats, layout, lines, count)
-            else:
-                yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
+            yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
             check_damage(raw)
         return
     log_format = get_format(task.format)
@@ -182,6 +178,51 @@ def _batches(
     with stream:
         yield from log_format.read(stream, ctx)
         check_damage(getattr(stream, "buffer", stream))
+
+
+def _screened(
+    task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
+) -> Iterator[pa.RecordBatch] | None:
+    """The batches of a Zeek task read through the prefilter; None leaves it to the reader."""
+    if task.path == STDIN or is_compressed(task.path):
+        return _screened_stream(task, stats, counter, screen, count)
+    header = task.header
+    if header is None:
+        with open_binary(task.path) as raw:
+            try:
+                header = zeek_tsv.read_header(raw)
+            except zeek_tsv.ZeekHeaderError:
+                return None  # the reader says why
+    layout = screen.layout(header)
+    if layout is None:
+        return None
+    if task.is_range:
+        mapped, offset = MappedRange(task.path, task.start, task.end), 0
+    else:
+        mapped = MappedRange(task.path, header.size, os.path.getsize(task.path))
+        offset = header.lines
+    counter.append(mapped)
+    return screen.batches(mapped.blocks(), header, task.path, stats, layout, offset, count)
+
+
+def _screened_stream(
+    task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
+) -> Iterator[pa.RecordBatch]:
+    """A compressed file or standard input: one pass over the stream, header included."""
+    with open_binary(task.path, counter) as raw:
+        try:
+            header = zeek_tsv.read_header(raw)
+        except zeek_tsv.ZeekHeaderError:
+            stats.skip("no-zeek-header", 1)
+            return
+        layout = screen.layout(header)
+        if layout is None:
+            yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
+        else:
+            blocks = stream_blocks(raw)
+            lines = header.lines
+            yield from screen.batches(blocks, header, task.path, stats, layout, lines, count)
+        check_damage(raw)
 
 
 def scan_task(

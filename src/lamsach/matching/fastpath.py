@@ -8,6 +8,7 @@ kernel like any batch. Line numbers and skip counts come out as the reader alone
 from __future__ import annotations
 
 import io
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -61,7 +62,7 @@ class Screen:
 
     def batches(
         self,
-        stream: IO[bytes] | Any,
+        blocks: Iterator[tuple[np.ndarray, bool]],
         header: zeek_tsv.ZeekHeader,
         file: str,
         stats: ReadStats,
@@ -71,7 +72,7 @@ class Screen:
     ) -> Iterator[pa.RecordBatch]:
         count.used = True
         return screened_batches(
-            stream, header, file, stats, layout, self.prefilter, line_offset, count
+            blocks, header, file, stats, layout, self.prefilter, line_offset, count
         )
 
 
@@ -105,7 +106,7 @@ def zeek_layout(
 
 
 def screened_batches(
-    stream: IO[bytes] | Any,
+    blocks: Iterator[tuple[np.ndarray, bool]],
     header: zeek_tsv.ZeekHeader,
     file: str,
     stats: ReadStats,
@@ -116,10 +117,18 @@ def screened_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Canonical batches of the lines the prefilter passes on; the others only counted.
 
-    ``stream`` starts after the header; ``line_offset`` lines come before its first byte.
-    Passed lines are gathered over several blocks, as the kernel's cost per batch is high.
+    ``blocks`` are (whole lines, whether they hold a carriage return), from after the header;
+    ``line_offset`` lines come before the first. Passed lines are gathered over several blocks,
+    as the kernel's cost per batch is high.
     """
     pending = _Pending(header, file, stats)
+    for block, has_cr in blocks:
+        yield from _block(block, has_cr, pending, layout, prefilter, line_offset, count)
+    yield from pending.flush()
+
+
+def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, bool]]:
+    """Blocks of whole lines read from a stream (decompressed, or standard input)."""
     rest = b""
     while True:
         data = stream.read(BLOCK)
@@ -131,10 +140,41 @@ def screened_batches(
             rest = data
             continue
         rest = data[cut:]
-        yield from _block(data[:cut], pending, layout, prefilter, line_offset, count)
+        piece = data[:cut]
+        yield np.frombuffer(piece, dtype=np.uint8), b"\r" in piece
     if rest:
-        yield from _block(rest, pending, layout, prefilter, line_offset, count)
-    yield from pending.flush()
+        yield np.frombuffer(rest, dtype=np.uint8), b"\r" in rest
+
+
+class MappedRange:
+    """Blocks of whole lines of a plain file's byte range, straight from the page cache.
+
+    The file is mapped, not read: no copy is made of the bytes the prefilter passes over.
+    ``count`` is the bytes handed out so far, for progress.
+    """
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self.path, self.start, self.end = path, start, end
+        self.count = 0
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, bool]]:
+        if self.end <= self.start:
+            return
+        with open(self.path, "rb") as file:
+            # Never closed by hand: the mapping goes when the last array viewing it does.
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        whole = np.frombuffer(mapped, dtype=np.uint8)
+        end = min(self.end, len(mapped))
+        pos = self.start
+        while pos < end:
+            stop = min(end, pos + BLOCK)
+            if stop < end:
+                cut = mapped.rfind(b"\n", pos, stop) + 1
+                # A line longer than a block: take it whole.
+                stop = cut if cut > 0 else (mapped.find(b"\n", stop, end) + 1 or end)
+            yield whole[pos:stop], mapped.find(b"\r", pos, stop) >= 0
+            self.count += stop - pos
+            pos = stop
 
 
 @dataclass
@@ -174,7 +214,8 @@ class _Pending:
 
 
 def _block(
-    data: bytes,
+    block: np.ndarray,
+    has_cr: bool,
     pending: _Pending,
     layout: LineLayout,
     prefilter: Prefilter,
@@ -182,18 +223,17 @@ def _block(
     count: LineCount,
 ) -> Iterator[pa.RecordBatch]:
     first = line_offset + count.lines  # lines before this block
-    if b"\r" in data:
+    if has_cr:
         # The reader takes a lone carriage return for a line end too: let it read the block.
         yield from pending.flush()
         stats = pending.stats
         tracker = zeek_tsv.LineTracker(stats, first)
+        text = io.BytesIO(block.tobytes())
         yield from zeek_tsv.read_records(
-            io.BytesIO(data), pending.header, pending.file, stats, first, tracker=tracker,
-            dictionary=True,
-        )  # fmt: skip
+            text, pending.header, pending.file, stats, first, tracker=tracker, dictionary=True
+        )
         count.lines += tracker.physical_rows
         return
-    block = np.frombuffer(data, dtype=np.uint8)
     found = screen(block, layout, prefilter)
     pending.stats.records += found.records
     count.lines += found.lines
