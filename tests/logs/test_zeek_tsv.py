@@ -304,6 +304,55 @@ def test_masked_btest_timestamps_keep_the_record(tmp_path: Path) -> None:
     assert stats.skipped_total == 0
 
 
+def test_damaged_numbers_become_null_and_keep_the_record(tmp_path: Path) -> None:
+    # A fractional or oversized port once stopped the whole file; now only the value is lost.
+    text = dns_log(
+        [
+            row(
+                "1700000000.5",
+                "C1",
+                "10.0.0.5",
+                "1.5",
+                "10.0.0.53",
+                "53",
+                "udp",
+                "a.example",
+                "-",
+                "-",
+            ),
+            row(
+                "1700000001.5",
+                "C2",
+                "10.0.0.5",
+                "99999999999",
+                "10.0.0.53",
+                "x",
+                "udp",
+                "b.example",
+                "-",
+                "-",
+            ),
+            row(
+                "1700000002.5",
+                "C3",
+                "10.0.0.5",
+                "5353",
+                "10.0.0.53",
+                "53",
+                "udp",
+                "c.example",
+                "-",
+                "-",
+            ),
+        ]
+    )
+    table, stats = read(tmp_path, text)
+    assert table.column("host").to_pylist() == ["a.example", "b.example", "c.example"]
+    assert table.column("src_port").to_pylist() == [None, None, 5353]
+    assert table.column("dst_port").to_pylist() == [53, None, 53]
+    assert stats.skipped_total == 0
+
+
 def test_other_separator_is_honoured(tmp_path: Path) -> None:
     text = dns_log(
         [

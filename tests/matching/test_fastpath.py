@@ -239,7 +239,7 @@ def test_the_prefilter_passes_on_few_ordinary_lines(tmp_path: Path) -> None:
     )
     layout = zeek_layout(head, index, Prefilter.of(index))
     assert layout is not None
-    found = screen(np.frombuffer(data, np.uint8), layout, Prefilter.of(index))
+    found = screen(np.frombuffer(data, np.uint8), 0, len(data), layout, Prefilter.of(index))
     assert found.lines == 5000
     assert 1234 in found.candidates.tolist()
     assert len(found.candidates) < 50

@@ -62,7 +62,7 @@ class Screen:
 
     def batches(
         self,
-        blocks: Iterator[tuple[np.ndarray, bool]],
+        blocks: Iterator[tuple[np.ndarray, int, int, bool]],
         header: zeek_tsv.ZeekHeader,
         file: str,
         stats: ReadStats,
@@ -106,7 +106,7 @@ def zeek_layout(
 
 
 def screened_batches(
-    blocks: Iterator[tuple[np.ndarray, bool]],
+    blocks: Iterator[tuple[np.ndarray, int, int, bool]],
     header: zeek_tsv.ZeekHeader,
     file: str,
     stats: ReadStats,
@@ -122,12 +122,12 @@ def screened_batches(
     as the kernel's cost per batch is high.
     """
     pending = _Pending(header, file, stats)
-    for block, has_cr in blocks:
-        yield from _block(block, has_cr, pending, layout, prefilter, line_offset, count)
+    for base, begin, end, has_cr in blocks:
+        yield from _block(base, begin, end, has_cr, pending, layout, prefilter, line_offset, count)
     yield from pending.flush()
 
 
-def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, bool]]:
+def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, int, int, bool]]:
     """Blocks of whole lines read from a stream (decompressed, or standard input)."""
     rest = b""
     while True:
@@ -140,10 +140,9 @@ def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, bool]]:
             rest = data
             continue
         rest = data[cut:]
-        piece = data[:cut]
-        yield np.frombuffer(piece, dtype=np.uint8), b"\r" in piece
+        yield np.frombuffer(data, dtype=np.uint8), 0, cut, data.find(b"\r", 0, cut) >= 0
     if rest:
-        yield np.frombuffer(rest, dtype=np.uint8), b"\r" in rest
+        yield np.frombuffer(rest, dtype=np.uint8), 0, len(rest), b"\r" in rest
 
 
 class MappedRange:
@@ -157,7 +156,7 @@ class MappedRange:
         self.path, self.start, self.end = path, start, end
         self.count = 0
 
-    def blocks(self) -> Iterator[tuple[np.ndarray, bool]]:
+    def blocks(self) -> Iterator[tuple[np.ndarray, int, int, bool]]:
         if self.end <= self.start:
             return
         with open(self.path, "rb") as file:
@@ -172,8 +171,11 @@ class MappedRange:
                 cut = mapped.rfind(b"\n", pos, stop) + 1
                 # A line longer than a block: take it whole.
                 stop = cut if cut > 0 else (mapped.find(b"\n", stop, end) + 1 or end)
-            yield whole[pos:stop], mapped.find(b"\r", pos, stop) >= 0
+            yield whole, pos, stop, mapped.find(b"\r", pos, stop) >= 0
             self.count += stop - pos
+            # Done with these pages: out of this process's memory (they stay in the page cache).
+            page = pos - pos % mmap.PAGESIZE
+            mapped.madvise(mmap.MADV_DONTNEED, page, stop - page)
             pos = stop
 
 
@@ -214,7 +216,9 @@ class _Pending:
 
 
 def _block(
-    block: np.ndarray,
+    base: np.ndarray,
+    begin: int,
+    end: int,
     has_cr: bool,
     pending: _Pending,
     layout: LineLayout,
@@ -228,17 +232,17 @@ def _block(
         yield from pending.flush()
         stats = pending.stats
         tracker = zeek_tsv.LineTracker(stats, first)
-        text = io.BytesIO(block.tobytes())
+        text = io.BytesIO(base[begin:end].tobytes())
         yield from zeek_tsv.read_records(
             text, pending.header, pending.file, stats, first, tracker=tracker, dictionary=True
         )
         count.lines += tracker.physical_rows
         return
-    found = screen(block, layout, prefilter)
+    found = screen(base, begin, end, layout, prefilter)
     pending.stats.records += found.records
     count.lines += found.lines
     if len(found.candidates):
-        pending.add(gather_lines(block, found.starts, found.ends), found.candidates + (first + 1))
+        pending.add(gather_lines(base, found.starts, found.ends), found.candidates + (first + 1))
     if pending.lines >= PENDING_LINES:
         yield from pending.flush()
     else:

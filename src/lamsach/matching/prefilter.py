@@ -26,6 +26,7 @@ from lamsach.matching.prefilter_loops import (
     fill_bloom,
     gather,
     screen_block,
+    separators,
 )
 from lamsach.matching.sections import HASH_SEED, V6_KINDS
 from lamsach.matching.strkeys import basis, string_buffers, string_keys
@@ -126,24 +127,36 @@ class Screened:
     ends: np.ndarray
 
 
-def screen(block: np.ndarray, layout: LineLayout, prefilter: Prefilter) -> Screened:
-    """Pass over a block of whole lines (uint8; the last line may lack its newline)."""
-    starts = np.empty(1024, dtype=np.int64)
+def screen(
+    base: np.ndarray, begin: int, end: int, layout: LineLayout, prefilter: Prefilter
+) -> Screened:
+    """Pass over ``base[begin:end]``, a block of whole lines (the last may lack its newline).
+
+    ``base`` is uint8 and starts at an 8-byte boundary in memory (a file mapping, a bytes object),
+    so that it can be read eight bytes at a time. Byte spans in the result are in ``base``.
+    """
+    words = base[: len(base) // 8 * 8].view(np.uint64)
+    seps = np.empty(min(end - begin + 1, (end - begin) // 4 + 64), dtype=np.int64)
+    nseps = separators(base, words, begin, end, layout.separator, seps)
+    if nseps < 0:
+        seps = np.empty(end - begin + 8, dtype=np.int64)
+        nseps = separators(base, words, begin, end, layout.separator, seps)
+    out = np.empty(1024, dtype=np.int64)
+    wanted = np.flatnonzero(layout.read | (layout.kinds != SKIP)).astype(np.int64)
     nulls = [np.frombuffer(n, np.uint8).copy() for n in layout.nulls] + [np.empty(0, np.uint8)] * 2
     while True:
-        counts = screen_block(
-            block, layout.fields, layout.separator, layout.set_separator, layout.kinds,
-            layout.read, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
+        lines, records, found = screen_block(
+            base, begin, end, seps, nseps, layout.fields, layout.set_separator, layout.kinds,
+            wanted, layout.read, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
-            prefilter.hostnames.directory, prefilter.hostnames.shift, starts,
+            prefilter.hostnames.directory, prefilter.hostnames.shift, out,
         )  # fmt: skip
-        lines, records, found = counts
-        if found <= len(starts) // 3:
+        if found <= len(out) // 3:
             break
         # More candidates than room: grow and pass again (rare: candidates are few).
-        starts = np.empty(3 * found + 3, dtype=np.int64)
-    spans = starts[: 3 * found].reshape(-1, 3) if found else np.empty((0, 3), np.int64)
+        out = np.empty(3 * found + 3, dtype=np.int64)
+    spans = out[: 3 * found].reshape(-1, 3) if found else np.empty((0, 3), np.int64)
     return Screened(lines, records, spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from lamsach.matching.strkeys import fold, step
 
@@ -141,12 +142,57 @@ def _address(
     return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
 
 
+_SLOW = -2  # a name the one-pass hashing cannot take
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _hash_name(
+    block: np.ndarray, s: int, e: int, line: int, start: np.uint64, kinds: np.ndarray,
+    values: np.ndarray, lines: np.ndarray, count: int,
+) -> int:  # fmt: skip
+    """Look-ups for a name: one pass from the right hashes it and its parents.
+
+    _SLOW when it meets a colon, a bracket or a byte outside ASCII (the caller takes the slow way).
+    """
+    if e > s and block[e - 1] == _DOT:
+        e -= 1  # one trailing dot is dropped
+    if e <= s:
+        return count
+    if 48 <= block[s] <= 57:
+        address = _ipv4(block, s, e)
+        if address >= 0:  # an address literal is matched as an address only
+            return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
+    h = start
+    for j in range(e - 1, s - 1, -1):
+        c = block[j]
+        if c == _DOT:
+            count = _add(count, _PARENT, h, line, kinds, values, lines)
+        elif c >= 128 or c == _BRACKET or c == _COLON:  # noqa: SIM109
+            return _SLOW
+        elif 65 <= c <= 90:
+            c += 32
+        h = step(h, c)
+    return _add(count, _WHOLE, h, line, kinds, values, lines)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _name(
     block: np.ndarray, s: int, e: int, line: int, any_ip: bool, any_v6: bool, start: np.uint64,
     kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
 ) -> int:  # fmt: skip
     """Look-ups for a host name as written: itself and its parents, or the address it is."""
+    done = _hash_name(block, s, e, line, start, kinds, values, lines, count)
+    if done != _SLOW:
+        return done
+    return _name_slow(block, s, e, line, any_ip, any_v6, start, kinds, values, lines, count)
+
+
+@numba.njit(cache=True, nogil=True)
+def _name_slow(
+    block: np.ndarray, s: int, e: int, line: int, any_ip: bool, any_v6: bool, start: np.uint64,
+    kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
+) -> int:  # fmt: skip
+    """_name for a name with a colon, a bracket or a byte outside ASCII."""
     colons = 0
     colon = -1
     for j in range(s, e):
@@ -156,32 +202,15 @@ def _name(
         if c == _COLON:
             colons += 1
             colon = j
-    if colons == 1:
-        # "name:port" is the name when the port is all digits; otherwise it is no name at all.
-        if colon + 1 == e:
-            return count
-        for j in range(colon + 1, e):
-            if not 48 <= block[j] <= 57:
-                return count
-        e = colon
-    elif colons > 1:
+    if colons > 1:
         return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else count
-    if e > s and block[e - 1] == _DOT:
-        e -= 1  # one trailing dot, as the normalisation drops it
-    if e <= s:
+    # "name:port" is the name when the port is all digits; otherwise it is no name at all.
+    if colon + 1 == e:
         return count
-    address = _ipv4(block, s, e)
-    if address >= 0:  # an address literal is matched as an address only
-        return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
-    h = start
-    for j in range(e - 1, s - 1, -1):
-        c = block[j]
-        if c == _DOT:
-            count = _add(count, _PARENT, h, line, kinds, values, lines)
-        if 65 <= c <= 90:
-            c += 32
-        h = step(h, c)
-    return _add(count, _WHOLE, h, line, kinds, values, lines)
+    for j in range(colon + 1, e):
+        if not 48 <= block[j] <= 57:
+            return count
+    return _hash_name(block, s, colon, line, start, kinds, values, lines, count)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -285,18 +314,81 @@ def _look_up(
 # --- the pass ------------------------------------------------------------------------------------
 
 
+_ONES = np.uint64(0x0101010101010101)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _zero_bytes(x: np.uint64) -> np.uint64:
+    """The top bit of each byte of ``x`` that is zero (exact: no carries between bytes)."""
+    return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
+
+
+@numba.njit(cache=True, nogil=True)
+def separators(
+    base: np.ndarray, words: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray
+) -> int:
+    """Positions in ``base[begin:end]`` of the separators (p) and newlines (~p) into ``out``.
+
+    Eight bytes at a time (``words`` is ``base`` seen as uint64); returns how many there are,
+    or -1 when ``out`` is too small.
+    """
+    sep = np.uint64(separator) * _ONES
+    newline = np.uint64(_NEWLINE) * _ONES
+    count = 0
+    p = begin
+    while p < end and (p % 8 != 0 or p // 8 >= len(words)):
+        c = base[p]
+        if c in (separator, _NEWLINE):
+            if count == len(out):
+                return -1
+            out[count] = ~p if c == _NEWLINE else p
+            count += 1
+        p += 1
+    w = p // 8
+    limit = min(end // 8, len(words))
+    while w < limit:
+        x = words[w]
+        lines = _zero_bytes(x ^ newline)
+        mask = _zero_bytes(x ^ sep) | lines
+        if mask:
+            if count + 8 > len(out):
+                return -1
+            while mask:
+                at = trailing_zeros(mask)  # type: ignore[call-arg,var-annotated]
+                position = w * 8 + np.int64(at >> np.uint64(3))
+                out[count] = ~position if (lines >> at) & np.uint64(1) else position
+                count += 1
+                mask &= mask - np.uint64(1)
+        w += 1
+    p = max(p, w * 8)
+    while p < end:
+        c = base[p]
+        if c in (separator, _NEWLINE):
+            if count == len(out):
+                return -1
+            out[count] = ~p if c == _NEWLINE else p
+            count += 1
+        p += 1
+    return count
+
+
 @numba.njit(cache=True, nogil=True)
 def screen_block(
-    block: np.ndarray, fields: int, separator: int, set_separator: int, field_kinds: np.ndarray,
-    read: np.ndarray, null1: np.ndarray, null2: np.ndarray, any_ip: bool, any_v6: bool,
-    start: np.uint64, bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray,
-    dom_dir: np.ndarray, dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray,
-    host_shift: int, out: np.ndarray,
+    base: np.ndarray, begin: int, end: int, seps: np.ndarray, nseps: int, fields: int,
+    set_separator: int, field_kinds: np.ndarray, wanted: np.ndarray, read: np.ndarray,
+    null1: np.ndarray, null2: np.ndarray, any_ip: bool, any_v6: bool, start: np.uint64,
+    bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray, dom_dir: np.ndarray,
+    dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray, host_shift: int,
+    out: np.ndarray,
 ) -> tuple[int, int, int]:  # fmt: skip
-    """(lines, ordinary lines that cannot match, lines passed on) of a block of whole lines.
+    """(lines, ordinary lines that cannot match, lines passed on) of ``base[begin:end]``.
 
-    The passed lines are written to ``out`` as (line number, start, end) triples while there is
-    room; the caller grows ``out`` and calls again when the count says it was too small.
+    The block holds whole lines (the last may lack its newline); ``seps`` are the positions of
+    its separators (p) and newlines (~p). Only the ``wanted`` fields (read or looked up) of a
+    line are visited. The passed lines are written to ``out`` as (line number in the block,
+    start, end) triples while there is room; the caller grows ``out`` and calls again when the
+    count says it was too small.
     """
     kinds = np.empty(_PROBES, dtype=np.uint8)
     values = np.empty(_PROBES, dtype=np.uint64)
@@ -304,61 +396,56 @@ def screen_block(
     starts = np.empty(_LINES, dtype=np.int64)
     ends = np.empty(_LINES, dtype=np.int64)
     suspect = np.empty(_LINES, dtype=np.bool_)
-    n = len(block)
     total = 0
     records = 0
     found = 0
-    pos = 0
-    while pos < n:
+    pos = begin
+    i = 0  # the first separator of the line
+    while pos < end:
         taken = 0
         count = 0
-        while pos < n and taken < _LINES and count < _PROBES // 2:
+        while pos < end and taken < _LINES and count < _PROBES // 2:
             line_start = pos
-            field = 0
-            field_start = pos
-            odd = block[pos] == _HASH  # a comment or another header, for the reader to judge
-            present = False  # some field the reader takes is not null
-            before = count
-            j = pos
-            while True:
-                at_end = j >= n or block[j] == _NEWLINE
-                if at_end or block[j] == separator:
-                    if field < fields and not odd:
-                        if read[field] and not present:
-                            present = not (
-                                j == field_start
-                                or _equal(block, field_start, j, null1)
-                                or _equal(block, field_start, j, null2)
-                            )
-                        kind = field_kinds[field]
-                        if kind != SKIP:
-                            count = _field(block, field_start, j, kind, set_separator, taken,
-                                           any_ip, any_v6, start, kinds, values, probe_lines,
-                                           count)  # fmt: skip
-                            odd = count == _SUSPECT
-                    field += 1
-                    field_start = j + 1
-                    if at_end:
-                        break
-                j += 1
-            # Odd lines go to the reader: wrong field count, blank, or (as it drops them) all null.
-            if odd or field != fields or j == line_start or not present:
-                suspect[taken] = True
-                count = before if count == _SUSPECT else count
-            else:
-                suspect[taken] = False
+            # The line's end: its newline, or the block's end for a last line without one.
+            k = i
+            while k < nseps and seps[k] >= 0:
+                k += 1
+            line_end = ~seps[k] if k < nseps else end
+            odd = k - i != fields - 1 or line_end == line_start or base[pos] == _HASH
+            if not odd:
+                present = False  # some field the reader takes is not null
+                before = count
+                for f in wanted:
+                    s = line_start if f == 0 else seps[i + f - 1] + 1
+                    e = line_end if f == fields - 1 else seps[i + f]
+                    if read[f] and not present:
+                        present = not (
+                            e == s or _equal(base, s, e, null1) or _equal(base, s, e, null2)
+                        )
+                    kind = field_kinds[f]
+                    if kind != SKIP:
+                        count = _field(base, s, e, kind, set_separator, taken, any_ip, any_v6,
+                                       start, kinds, values, probe_lines, count)  # fmt: skip
+                        if count == _SUSPECT:
+                            break
+                # Odd too: values to normalise, or (as the reader drops them) all null.
+                odd = count == _SUSPECT or not present
+                if odd:
+                    count = before
+            suspect[taken] = odd
             starts[taken] = line_start
-            ends[taken] = j
+            ends[taken] = line_end
             taken += 1
-            pos = j + 1
+            pos = line_end + 1
+            i = k + 1
         _look_up(kinds, values, probe_lines, count, suspect, bloom, blocks, dom_keys, dom_dir,
                  dom_shift, host_keys, host_dir, host_shift)  # fmt: skip
-        for i in range(taken):
-            if suspect[i]:
+        for t in range(taken):
+            if suspect[t]:
                 if 3 * found + 3 <= len(out):
-                    out[3 * found] = total + i
-                    out[3 * found + 1] = starts[i]
-                    out[3 * found + 2] = ends[i]
+                    out[3 * found] = total + t
+                    out[3 * found + 1] = starts[t]
+                    out[3 * found + 2] = ends[t]
                 found += 1
             else:
                 records += 1

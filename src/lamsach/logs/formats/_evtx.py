@@ -212,6 +212,9 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
+_MAX_RECORD = 1 << 62  # a record id beyond this is damage (it must fit the int64 line column)
+
+
 def read_events(
     stream: IO[bytes],
     skip: Callable[[str, int], None],
@@ -248,6 +251,9 @@ def _chunk_events(
     try:
         for record in chunk.records():
             number = record.record_num()
+            if not 0 <= number < _MAX_RECORD:
+                skip("bad EVTX record number", 0)
+                continue
             try:
                 try:
                     event = _fast_event(record, shapes, wanted)

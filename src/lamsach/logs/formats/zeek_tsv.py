@@ -37,6 +37,7 @@ HOST_FIELDS = ("query", "server_name", "host")  # dns, ssl, http (a string-typed
 HASH_FIELDS = ("md5", "sha1", "sha256")
 BYTES_FIELDS = (("orig_bytes", "resp_bytes"), ("request_body_len", "response_body_len"))
 NUMBER = r"^-?\d+(\.\d+)?$"
+INTEGER = r"^-?\d+$"
 
 
 class ZeekHeaderError(ValueError):
@@ -232,8 +233,20 @@ def _to_number(values: pa.Array, target: pa.DataType) -> pa.Array:
         return pc.cast(values, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # Masked (btest) or damaged values become null rather than failing the whole block.
-        good = pc.match_substring_regex(values, NUMBER)
-        return pc.cast(pc.if_else(good, values, pa.scalar(None, pa.string())), target)
+        good = pc.match_substring_regex(values, INTEGER if pa.types.is_integer(target) else NUMBER)
+        good = pc.fill_null(good, False)
+        try:
+            return pc.cast(pc.if_else(good, values, pa.scalar(None, pa.string())), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # Digits out of the type's range (a port of 99999999999): null, one value at a time.
+            return pa.array([_number_or_none(v, target) for v in values.to_pylist()], target)
+
+
+def _number_or_none(text: str | None, target: pa.DataType) -> Any:
+    try:
+        return pa.scalar(text, pa.string()).cast(target).as_py() if text is not None else None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _to_time(values: pa.Array) -> pa.Array:
