@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from lamsach.settings import Settings
+if TYPE_CHECKING:
+    from lamsach.settings import Settings
 
 app = typer.Typer(help="Upgrade, back up and restore the portal's database.", no_args_is_help=True)
 
@@ -20,6 +22,7 @@ def _where(settings: Settings) -> str:
 @app.command("upgrade")
 def upgrade_command() -> None:
     """Create or upgrade the database schema to this version of lamsach."""
+    from lamsach.settings import Settings
     from lamsach.storage.migrate import head_revision, upgrade
 
     settings = Settings()
@@ -32,6 +35,7 @@ def backup_command(
     file: Path = typer.Argument(..., help="Backup file to write (a zip; replaced if it exists)."),
 ) -> None:
     """Write a consistent backup of the database, even while the portal runs."""
+    from lamsach.settings import Settings
     from lamsach.storage.backup import BackupError, backup
 
     settings = Settings()
@@ -51,6 +55,7 @@ def restore_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Replace the whole database with a backup (refuses a backup from a newer lamsach)."""
+    from lamsach.settings import Settings
     from lamsach.storage.backup import RestoreError, check_restorable, read_meta, restore
 
     settings = Settings()

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from lamsach.indicators.model import Indicator
-from lamsach.matching.index import IndicatorIndex
-from lamsach.matching.index_file import IndexFileError
-from lamsach.matching.observed import classify_query
+
+if TYPE_CHECKING:
+    from lamsach.matching.index import IndicatorIndex
 
 
 def _load(path: str) -> IndicatorIndex:
+    # The index and its libraries are imported when a command needs them: start-up stays short.
+    from lamsach.matching.index import IndicatorIndex
+    from lamsach.matching.index_file import IndexFileError
+
     try:
         return IndicatorIndex.load(path)
     except IndexFileError as exc:
@@ -65,6 +69,8 @@ def check(
     Exit status: 1 when any value is listed, 0 when none is, 2 on error (unreadable index, or a
     value that is no IP, host name, URL or hash while none is listed).
     """
+    from lamsach.matching.observed import classify_query
+
     idx = _load(index)
     any_listed = False
     any_bad = False

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from lamsach.settings import Settings
+if TYPE_CHECKING:
+    from lamsach.settings import Settings
 
 
 def _run(settings: Settings, host: str, port: int, workers: int = 1) -> None:
@@ -40,6 +41,8 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes (PostgreSQL: one per core)."),
 ) -> None:
     """Run the portal on the configured database (LAMSACH_DATABASE_URL), upgrading it first."""
+    from lamsach.settings import Settings
+
     _run(Settings(), host, port, workers)
 
 
@@ -58,6 +61,8 @@ def demo(
 
     # The demo always runs on its own SQLite file, whatever LAMSACH_DATABASE_URL says.
     database = (data_dir / "lamsach.db").resolve()
+    from lamsach.settings import Settings
+
     settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{database}")
     fresh = not database.exists()
     upgrade(settings)

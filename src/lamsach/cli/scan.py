@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -23,10 +23,11 @@ from rich.table import Table
 from rich.text import Text
 
 from lamsach.logs.reader import STDIN, LogReadError, expand_paths
-from lamsach.matching.engine import plan_tasks
-from lamsach.matching.engine_local import ScanReport, run_scan
 from lamsach.matching.output import HitWriter, OutputError, output_format
 from lamsach.matching.summary import HitSummary, listed
+
+if TYPE_CHECKING:
+    from lamsach.matching.engine_local import ScanReport
 
 EXIT_CLEAN, EXIT_HITS, EXIT_ERROR = 0, 1, 2
 INDEX_SUFFIX = ".lsidx"
@@ -153,8 +154,13 @@ def scan(
     Exit status, as grep: 0 when no hits were found, 1 when hits were found, 2 on an error (a file
     or list that could not be read, a bad option), whether or not hits were found.
     """
+    from lamsach.matching.engine import plan_tasks
+    from lamsach.matching.engine_local import ScanReport, prepare_workers, run_scan
+
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
+    if (workers or os.cpu_count() or 1) > 1:
+        prepare_workers()  # they start loading their libraries while this process reads input
     try:
         if out is not None:
             output_format(out)

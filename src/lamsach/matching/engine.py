@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,8 +33,10 @@ from lamsach.logs.reader import (
     open_text,
     text_encoding,
 )
-from lamsach.matching.fastpath import LineCount, MappedRange, Screen, stream_blocks
 from lamsach.matching.hits import HIT_SCHEMA
+
+if TYPE_CHECKING:
+    from lamsach.matching.fastpath import Screen
 
 # Kernel signature: (batch, index, internal) -> hits table with HIT_SCHEMA.
 Matcher = Callable[[pa.RecordBatch, Any, Any], pa.Table]
@@ -75,6 +77,14 @@ class TaskResult:
     lines: int = 0  # physical lines in a range (to number the lines of the ranges after it)
     error: str = ""
     seconds: float = 0.0
+
+
+@dataclass
+class LineCount:
+    """Physical lines screened so far (to number the lines of the ranges that follow)."""
+
+    lines: int = 0
+    used: bool = False
 
 
 @dataclass
@@ -184,6 +194,8 @@ def _screened(
     task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
 ) -> Iterator[pa.RecordBatch] | None:
     """The batches of a Zeek task read through the prefilter; None leaves it to the reader."""
+    from lamsach.matching.fastpath import MappedRange
+
     if task.path == STDIN or is_compressed(task.path):
         return _screened_stream(task, stats, counter, screen, count)
     header = task.header
@@ -209,6 +221,8 @@ def _screened_stream(
     task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
 ) -> Iterator[pa.RecordBatch]:
     """A compressed file or standard input: one pass over the stream, header included."""
+    from lamsach.matching.fastpath import stream_blocks
+
     with open_binary(task.path, counter) as raw:
         try:
             header = zeek_tsv.read_header(raw)

@@ -2,7 +2,7 @@
 
 Each worker loads the index once from its file and calls the kernel on its batches; results
 come back in task order, so the output does not depend on the number of workers. Workers are
-spawned, not forked: polars and Arrow thread pools do not survive a fork.
+forked from a server process that has the libraries loaded (see ``worker_context``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -31,7 +31,9 @@ from lamsach.matching.engine import (
     scan_task,
     shift_lines,
 )
-from lamsach.matching.fastpath import Screen
+
+if TYPE_CHECKING:
+    from lamsach.matching.fastpath import Screen
 
 # Below this much data, starting worker processes (about a second each) costs more than it saves.
 INLINE_BYTES = 32 << 20
@@ -45,6 +47,28 @@ def default_matcher() -> Matcher:
     from lamsach.matching.kernel import match_batch
 
     return match_batch
+
+
+def worker_context() -> Any:
+    """Where workers come from: forked from a server process that has loaded the libraries and
+    compiled loops once (forkserver), or, where there is none (Windows), spawned afresh.
+
+    Never forked from this process: polars and Arrow thread pools do not survive a fork; the
+    server never starts them.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["lamsach.matching.worker_boot"])
+    return ctx
+
+
+def prepare_workers() -> None:
+    """Start the server workers are forked from now, so that it loads while the caller reads."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _init_worker(
@@ -63,7 +87,12 @@ def _init_worker(
         internal = InternalNetworks(internal)
     _WORKER.update(index=index, internal=internal, matcher=matcher or default_matcher())
     _WORKER["progress"] = progress
-    _WORKER["screen"] = Screen.of(index) if screen else None
+    if screen:
+        from lamsach.matching.fastpath import Screen
+
+        _WORKER["screen"] = Screen.of(index)
+    else:
+        _WORKER["screen"] = None
 
 
 def _report(nbytes: int, records: int, hits: int) -> None:
@@ -153,7 +182,11 @@ def run_scan(
             raise ValueError("run_scan needs an index or its file")
         index = IndicatorIndex.load(index_path)
     screening = prefilter and any(t.format == zeek_tsv.NAME for t in tasks)
-    screen = Screen.of(index) if screening and inline else None
+    screen = None
+    if screening and inline:
+        from lamsach.matching.fastpath import Screen
+
+        screen = Screen.of(index)
     if not pooled:
         for task in inline:
             collect(scan_task(task, index, internal, local_matcher, on_progress, screen))
@@ -211,7 +244,7 @@ def _pool_results(
     screening: bool,
     screen: Screen | None,
 ) -> Iterator[TaskResult]:
-    ctx = mp.get_context("spawn")
+    ctx = worker_context()
     channel = ctx.Queue() if on_progress is not None else None
     # Internal networks travel as text: the object holds a cache that does not pickle.
     networks = getattr(internal, "networks", None)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import MAX_EXAMPLES, ReadStats, zeek_tsv
 from lamsach.logs.schema import LOG_SCHEMA
+from lamsach.matching.engine import LineCount
 from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.prefilter import (
     ADDRESS,
@@ -36,14 +37,6 @@ BLOCK = 8 << 20  # bytes per pass: large enough to amortise, small enough to sta
 PENDING_LINES = 50_000  # passed lines gathered before they are read and matched
 EMPTY = pa.RecordBatch.from_pylist([], schema=LOG_SCHEMA)
 _SETS = ("set", "vector", "table")
-
-
-@dataclass
-class LineCount:
-    """Physical lines screened so far (to number the lines of the ranges that follow)."""
-
-    lines: int = 0
-    used: bool = False
 
 
 @dataclass(frozen=True)

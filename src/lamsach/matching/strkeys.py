@@ -43,7 +43,7 @@ def step(h: np.uint64, byte: np.uint8) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _keys(offsets: np.ndarray, data: np.ndarray, start: np.uint64) -> np.ndarray:
+def string_keys_of_buffers(offsets: np.ndarray, data: np.ndarray, start: np.uint64) -> np.ndarray:
     n = len(offsets) - 1
     out = np.empty(n, dtype=np.uint32)
     for i in range(n):
@@ -59,4 +59,4 @@ def string_keys(values: pa.Array, seed: int) -> np.ndarray:
     if len(values) == 0:
         return np.empty(0, dtype=np.uint32)
     offsets, data = string_buffers(values)
-    return _keys(offsets, data, basis(seed))
+    return string_keys_of_buffers(offsets, data, basis(seed))
