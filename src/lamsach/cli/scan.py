@@ -155,12 +155,10 @@ def scan(
     or list that could not be read, a bad option), whether or not hits were found.
     """
     from lamsach.matching.engine import plan_tasks
-    from lamsach.matching.engine_local import ScanReport, prepare_workers, run_scan
+    from lamsach.matching.engine_local import ScanReport, run_scan
 
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
-    if (workers or os.cpu_count() or 1) > 1:
-        prepare_workers()  # they start loading their libraries while this process reads input
     try:
         if out is not None:
             output_format(out)

@@ -2,7 +2,7 @@
 
 Each worker loads the index once from its file and calls the kernel on its batches; results
 come back in task order, so the output does not depend on the number of workers. Workers are
-forked from a server process that has the libraries loaded (see ``worker_context``).
+forked from a server process that has the libraries loaded (see ``workers``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from lamsach.matching.engine import (
     scan_task,
     shift_lines,
 )
+from lamsach.matching.workers import worker_context
 
 if TYPE_CHECKING:
     from lamsach.matching.fastpath import Screen
@@ -47,28 +48,6 @@ def default_matcher() -> Matcher:
     from lamsach.matching.kernel import match_batch
 
     return match_batch
-
-
-def worker_context() -> Any:
-    """Where workers come from: forked from a server process that has loaded the libraries and
-    compiled loops once (forkserver), or, where there is none (Windows), spawned afresh.
-
-    Never forked from this process: polars and Arrow thread pools do not survive a fork; the
-    server never starts them.
-    """
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["lamsach.matching.worker_boot"])
-    return ctx
-
-
-def prepare_workers() -> None:
-    """Start the server workers are forked from now, so that it loads while the caller reads."""
-    if worker_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
 
 
 def _init_worker(

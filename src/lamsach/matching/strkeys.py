@@ -7,9 +7,13 @@ pass. The loops are compiled with numba.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FNV_PRIME = np.uint64(0x100000001B3)
 FNV_BASIS = 0xCBF29CE484222325
@@ -17,6 +21,8 @@ FNV_BASIS = 0xCBF29CE484222325
 
 def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets as int64, bytes as uint8) of a string array, without copying where possible."""
+    import pyarrow as pa  # here: scan workers load this module before pyarrow (see worker_boot)
+
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.large_string())
     _, offsets, data = values.buffers()

@@ -1,16 +1,15 @@
-"""Imported once by the server that scan workers are forked from: what every worker needs.
+"""Imported once by the server that scan workers are forked from: the compiled loops.
 
-The libraries are imported and the compiled loops loaded here, so that a forked worker starts
-ready. Nothing here may start a thread (no polars or Arrow compute): a fork copies no threads.
+numba and the loops' machine code load here once, so that a forked worker starts with them.
+Only what is safe to fork is loaded: no polars, no Arrow (they run threads of their own, which a
+fork would not copy); each worker imports those itself.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lamsach.matching import engine_local, kernel  # noqa: F401 - loaded for the workers
-from lamsach.matching.prefilter import KeyTable, LineLayout, Prefilter, gather_lines, screen
-from lamsach.matching.prefilter_loops import NAME
+from lamsach.matching.prefilter_loops import NAME, fill_bloom, gather, screen_block, separators
 from lamsach.matching.strkeys import basis, string_keys_of_buffers
 
 
@@ -21,14 +20,25 @@ def _load_compiled_loops() -> None:
     numba would load a variant for other types.
     """
     text = np.frombuffer(b"a.example\t1\n", dtype=np.uint8)
-    string_keys_of_buffers(np.array([0, 9], dtype=np.int64), text, basis(0))
-    nothing = KeyTable.of(np.empty(0, dtype=np.uint32))
-    empty = Prefilter(np.zeros(8, np.uint64), nothing, nothing, np.zeros(8, np.uint8), False, False,
-                      basis(0))  # fmt: skip
+    start = basis(0)
+    offsets = np.array([0, 9], dtype=np.int64)
+    string_keys_of_buffers(offsets, text, start)
+    bloom = np.zeros(8, dtype=np.uint64)
+    fill_bloom(bloom, offsets, text, start)
+    seps = np.empty(16, dtype=np.int64)
+    count = separators(text, text[:8].view(np.uint64), 0, len(text), 9, seps)
+    keys = np.empty(0, dtype=np.uint32)
+    directory = np.zeros(3, dtype=np.int32)
     kinds = np.array([NAME, 0], dtype=np.int8)
-    layout = LineLayout(2, 9, 44, kinds, np.ones(2, dtype=np.bool_), (b"-", b"(empty)"))
-    found = screen(text, 0, len(text), layout, empty)
-    gather_lines(text, found.starts, found.ends)
+    read = np.ones(2, dtype=np.bool_)
+    nulls = np.frombuffer(b"-", dtype=np.uint8).copy(), np.frombuffer(b"(empty)", np.uint8).copy()
+    out = np.empty(30, dtype=np.int64)
+    screen_block(
+        text, 0, len(text), seps, count, 2, 44, kinds, np.arange(2, dtype=np.int64), read,
+        nulls[0], nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys,
+        directory, 31, keys, directory, 31, out,
+    )  # fmt: skip
+    gather(text, np.array([0], dtype=np.int64), np.array([9], dtype=np.int64))
 
 
 _load_compiled_loops()
