@@ -164,14 +164,7 @@ def _batches(
         return
     if task.format == zeek_tsv.NAME:
         # The fast path: bytes straight to pyarrow, repeated values dictionary-encoded.
-        with open_binary(task.path, counter) as raw:
-            try:
-                header = zeek_tsv.read_header(raw)
-            except zeek_tsv.ZeekHeaderError:
-                stats.skip("no-zeek-header", 1)
-                return
-            yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
-            check_damage(raw)
+        yield from _zeek_stream(task, stats, counter, None, count)
         return
     log_format = get_format(task.format)
     ctx = ReadContext(file=task.path, stats=stats, options=task.options)
@@ -197,7 +190,7 @@ def _screened(
     from lamsach.matching.fastpath import MappedRange
 
     if task.path == STDIN or is_compressed(task.path):
-        return _screened_stream(task, stats, counter, screen, count)
+        return _zeek_stream(task, stats, counter, screen, count)
     header = task.header
     if header is None:
         with open_binary(task.path) as raw:
@@ -217,22 +210,26 @@ def _screened(
     return screen.batches(mapped.blocks(), header, task.path, stats, layout, offset, count)
 
 
-def _screened_stream(
-    task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
+def _zeek_stream(
+    task: ScanTask,
+    stats: ReadStats,
+    counter: list[Any],
+    screen: Screen | None,
+    count: LineCount,
 ) -> Iterator[pa.RecordBatch]:
-    """A compressed file or standard input: one pass over the stream, header included."""
-    from lamsach.matching.fastpath import stream_blocks
-
+    """A whole Zeek file as one stream, header included (through the prefilter with a screen)."""
     with open_binary(task.path, counter) as raw:
         try:
             header = zeek_tsv.read_header(raw)
         except zeek_tsv.ZeekHeaderError:
             stats.skip("no-zeek-header", 1)
             return
-        layout = screen.layout(header)
-        if layout is None:
+        layout = screen.layout(header) if screen is not None else None
+        if screen is None or layout is None:
             yield from zeek_tsv.read_records(raw, header, task.path, stats, dictionary=True)
         else:
+            from lamsach.matching.fastpath import stream_blocks
+
             blocks = stream_blocks(raw)
             lines = header.lines
             yield from screen.batches(blocks, header, task.path, stats, layout, lines, count)

@@ -335,17 +335,13 @@ def separators(
     """
     sep = np.uint64(separator) * _ONES
     newline = np.uint64(_NEWLINE) * _ONES
-    count = 0
-    p = begin
-    while p < end and (p % 8 != 0 or p // 8 >= len(words)):
-        c = base[p]
-        if c in (separator, _NEWLINE):
-            if count == len(out):
-                return -1
-            out[count] = ~p if c == _NEWLINE else p
-            count += 1
-        p += 1
-    w = p // 8
+    head = begin  # the first 8-byte boundary
+    while head < end and (head % 8 != 0 or head // 8 >= len(words)):
+        head += 1
+    count = _byte_by_byte(base, begin, head, separator, out, 0)
+    if count < 0:
+        return count
+    w = head // 8
     limit = min(end // 8, len(words))
     while w < limit:
         x = words[w]
@@ -361,15 +357,23 @@ def separators(
                 count += 1
                 mask &= mask - np.uint64(1)
         w += 1
-    p = max(p, w * 8)
-    while p < end:
+    return _byte_by_byte(base, max(head, w * 8), end, separator, out, count)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _byte_by_byte(
+    base: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray, count: int
+) -> int:
+    """separators() one byte at a time, for the unaligned ends; -1 (no room) stays -1."""
+    if count < 0:
+        return count
+    for p in range(begin, end):
         c = base[p]
         if c in (separator, _NEWLINE):
             if count == len(out):
                 return -1
             out[count] = ~p if c == _NEWLINE else p
             count += 1
-        p += 1
     return count
 
 

@@ -1,0 +1,60 @@
+"""The compiled loops of the prefilter, each against a plain Python statement of what it does."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lamsach.matching.prefilter_loops import gather, separators
+from lamsach.matching.strkeys import basis, string_keys_of_buffers
+
+TEXT = st.lists(st.sampled_from([b"\t", b"\n", b"a", b"1", b".", b"\xff", b"\x00", b"\x09\x0a"]))
+
+
+def naive_separators(data: bytes, begin: int, end: int, separator: int) -> list[int]:
+    return [
+        p if data[p] == separator else ~p for p in range(begin, end) if data[p] in (separator, 10)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=TEXT,
+    cut=st.tuples(st.integers(0, 40), st.integers(0, 40)),
+    sep=st.sampled_from([9, 44, 124]),
+)
+def test_separators_eight_bytes_at_a_time_equal_one_by_one(
+    pieces: list[bytes], cut: tuple[int, int], sep: int
+) -> None:
+    data = b"".join(pieces) + b"," * 3
+    base = np.frombuffer(data, dtype=np.uint8)
+    begin = min(cut[0], len(data))
+    end = max(begin, len(data) - cut[1])
+    words = base[: len(base) // 8 * 8].view(np.uint64)
+    out = np.empty(len(data) + 8, dtype=np.int64)
+    count = separators(base, words, begin, end, sep, out)
+    assert out[:count].tolist() == naive_separators(data, begin, end, sep)
+
+
+def test_separators_say_when_there_is_no_room() -> None:
+    data = np.frombuffer(b"\t" * 64, dtype=np.uint8)
+    out = np.empty(10, dtype=np.int64)
+    assert separators(data, data.view(np.uint64), 0, 64, 9, out) == -1
+    assert separators(data, data.view(np.uint64), 3, 12, 9, out) == 9
+
+
+def test_keys_are_fnv1a_read_from_the_right() -> None:
+    text = b"evil.com"
+    h = int(basis(0))
+    for byte in reversed(text):
+        h = ((h ^ byte) * 0x100000001B3) % (1 << 64)
+    expected = (h ^ (h >> 32)) & 0xFFFFFFFF
+    data = np.frombuffer(text, dtype=np.uint8)
+    assert string_keys_of_buffers(np.array([0, 8]), data, basis(0)).tolist() == [expected]
+
+
+def test_gather_ends_every_line_with_a_newline() -> None:
+    data = np.frombuffer(b"one\ntwo\nthree", dtype=np.uint8)
+    got = gather(data, np.array([0, 8], dtype=np.int64), np.array([3, 13], dtype=np.int64))
+    assert bytes(got) == b"one\nthree\n"
