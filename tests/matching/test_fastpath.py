@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import random
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from lamsach.indicators.model import Indicator
 from lamsach.indicators.model import IndicatorType as T
 from lamsach.logs.formats import zeek_tsv
-from lamsach.matching import fastpath
+from lamsach.matching import engine_local, fastpath
 from lamsach.matching.direction import DEFAULT_INTERNAL
 from lamsach.matching.engine import plan_tasks
 from lamsach.matching.engine_local import ScanReport, run_scan
@@ -141,9 +142,15 @@ def scan(path: Path, index: IndicatorIndex, prefilter: bool, parts: int = 1) -> 
     tasks, errors = plan_tasks([str(path)], parts=parts, min_split=64)
     assert not errors
     found: list[pa.Table] = []
-    report = run_scan(
-        tasks, index, DEFAULT_INTERNAL, workers=1, on_hits=found.append, prefilter=prefilter
-    )
+    original = fastpath.Screen.batches
+    with (
+        mock.patch.object(engine_local, "SCREEN_MIN_BYTES", 0),
+        mock.patch.object(fastpath.Screen, "batches", autospec=True, side_effect=original) as used,
+    ):
+        report = run_scan(
+            tasks, index, DEFAULT_INTERNAL, workers=1, on_hits=found.append, prefilter=prefilter
+        )
+    assert used.called == prefilter  # the comparison is only worth something if it screened
     hits = pa.concat_tables(found).to_pylist() if found else []
     return sorted(hits, key=repr), _stats(report)
 

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 # Below this much data, starting worker processes (about a second each) costs more than it saves.
 INLINE_BYTES = 32 << 20
 COMPRESSION_RATIO = 8  # a compressed file counts as this many times its size
+# Below this much data read in this process, loading the prefilter's compiled loops costs more
+# than the prefilter saves.
+SCREEN_MIN_BYTES = 16 << 20
 
 # State of a worker process, set once when it starts.
 _WORKER: dict[str, Any] = {}
@@ -162,7 +165,7 @@ def run_scan(
         index = IndicatorIndex.load(index_path)
     screening = prefilter and any(t.format == zeek_tsv.NAME for t in tasks)
     screen = None
-    if screening and inline:
+    if screening and inline and _work_bytes(inline) >= SCREEN_MIN_BYTES:
         from lamsach.matching.fastpath import Screen
 
         screen = Screen.of(index)

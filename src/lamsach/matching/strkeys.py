@@ -28,8 +28,10 @@ def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     _, offsets, data = values.buffers()
     width = np.int64 if pa.types.is_large_string(values.type) else np.int32
     offs = np.frombuffer(offsets, dtype=width)[values.offset : values.offset + len(values) + 1]
-    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
-    return offs.astype(np.int64, copy=False), raw
+    raw = np.frombuffer(data if data is not None else b"", dtype=np.uint8)
+    # Always the same array types (writable int64 offsets, read-only bytes): numba then loads one
+    # compiled variant of each loop, not one per combination.
+    return offs.astype(np.int64), raw
 
 
 def basis(seed: int) -> np.uint64:
