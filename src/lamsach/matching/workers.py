@@ -19,3 +19,11 @@ def worker_context() -> Any:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["lamsach.matching.worker_boot"])
     return ctx
+
+
+def prepare_workers() -> None:
+    """Start the server workers are forked from now, so that it loads while the caller goes on."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
