@@ -187,6 +187,35 @@ def test_same_hits_and_counts_with_and_without_prefilter(
     assert ranged == scan(path, index, prefilter=False, parts=5)
 
 
+def test_a_line_longer_than_a_block_is_read_whole(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None
+) -> None:
+    path = make_log(tmp_path / "dns.log", "dns", 200, 9)
+    lines = path.read_text().splitlines()
+    long_name = "x" * 3000 + ".evil.example"
+    lines[30] = "\t".join(["1700000001.5", "CL", "10.0.0.9", "53", "10.0.0.53", "53", "udp",
+                           long_name, "-"])  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    expected = scan(path, index, prefilter=False)
+    assert long_name in {hit["observed"] for hit in expected[0]}
+    assert scan(path, index, prefilter=True) == expected
+
+
+def test_a_log_truncated_after_planning_ends_the_scan_cleanly(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None
+) -> None:
+    # logrotate's copytruncate empties a log while it may be scanned: what was read counts.
+    path = make_log(tmp_path / "dns.log", "dns", 600, 3, odd=0)
+    tasks, _ = plan_tasks([str(path)], parts=4, min_split=64)
+    size = path.stat().st_size
+    with open(path, "r+b") as log:
+        log.truncate(size // 2)
+    with mock.patch.object(engine_local, "SCREEN_MIN_BYTES", 0):
+        report = run_scan(tasks, index, DEFAULT_INTERNAL, workers=1, prefilter=True)
+    assert not report.errors
+    assert 0 < report.records < 600
+
+
 def test_compressed_logs_are_screened_as_a_stream(
     tmp_path: Path, index: IndicatorIndex, small_blocks: None
 ) -> None:

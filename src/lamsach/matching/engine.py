@@ -187,7 +187,7 @@ def _screened(
     task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
 ) -> Iterator[pa.RecordBatch] | None:
     """The batches of a Zeek task read through the prefilter; None leaves it to the reader."""
-    from lamsach.matching.fastpath import MappedRange
+    from lamsach.matching.fastpath import FileRange
 
     if task.path == STDIN or is_compressed(task.path):
         return _zeek_stream(task, stats, counter, screen, count)
@@ -202,12 +202,12 @@ def _screened(
     if layout is None:
         return None
     if task.is_range:
-        mapped, offset = MappedRange(task.path, task.start, task.end), 0
+        piece, offset = FileRange(task.path, task.start, task.end), 0
     else:
-        mapped = MappedRange(task.path, header.size, os.path.getsize(task.path))
+        piece = FileRange(task.path, header.size, os.path.getsize(task.path))
         offset = header.lines
-    counter.append(mapped)
-    return screen.batches(mapped.blocks(), header, task.path, stats, layout, offset, count)
+    counter.append(piece)
+    return screen.batches(piece.blocks(), header, task.path, stats, layout, offset, count)
 
 
 def _zeek_stream(

@@ -8,7 +8,6 @@ kernel like any batch. Line numbers and skip counts come out as the reader alone
 from __future__ import annotations
 
 import io
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -138,11 +137,11 @@ def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, int, in
         yield np.frombuffer(rest, dtype=np.uint8), 0, len(rest), b"\r" in rest
 
 
-class MappedRange:
-    """Blocks of whole lines of a plain file's byte range, straight from the page cache.
+class FileRange:
+    """Blocks of whole lines of a plain file's byte range, read into one reused buffer.
 
-    The file is mapped, not read: no copy is made of the bytes the prefilter passes over.
-    ``count`` is the bytes handed out so far, for progress.
+    Read, not memory-mapped: a log truncated while it is scanned (logrotate's copytruncate) must
+    end the range, not kill the process. ``count`` is the bytes read so far, for progress.
     """
 
     def __init__(self, path: str, start: int, end: int) -> None:
@@ -150,26 +149,31 @@ class MappedRange:
         self.count = 0
 
     def blocks(self) -> Iterator[tuple[np.ndarray, int, int, bool]]:
-        if self.end <= self.start:
-            return
-        with open(self.path, "rb") as file:
-            # Never closed by hand: the mapping goes when the last array viewing it does.
-            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        whole = np.frombuffer(mapped, dtype=np.uint8)
-        end = min(self.end, len(mapped))
-        pos = self.start
-        while pos < end:
-            stop = min(end, pos + BLOCK)
-            if stop < end:
-                cut = mapped.rfind(b"\n", pos, stop) + 1
-                # A line longer than a block: take it whole.
-                stop = cut if cut > 0 else (mapped.find(b"\n", stop, end) + 1 or end)
-            yield whole, pos, stop, mapped.find(b"\r", pos, stop) >= 0
-            self.count += stop - pos
-            # Done with these pages: out of this process's memory (they stay in the page cache).
-            page = pos - pos % mmap.PAGESIZE
-            mapped.madvise(mmap.MADV_DONTNEED, page, stop - page)
-            pos = stop
+        buffer = bytearray(BLOCK)
+        view = np.frombuffer(buffer, dtype=np.uint8)
+        held = 0  # bytes of an unfinished line kept at the buffer's start
+        with open(self.path, "rb", buffering=0) as file:
+            file.seek(self.start)
+            left = self.end - self.start
+            while left > 0:
+                if held == len(buffer):  # a line longer than the buffer: a bigger one
+                    bigger = bytearray(2 * len(buffer))
+                    bigger[:held] = buffer
+                    buffer, view = bigger, np.frombuffer(bigger, dtype=np.uint8)
+                with memoryview(buffer) as free:
+                    got = file.readinto(free[held : held + min(left, len(buffer) - held)])
+                if not got:
+                    break  # the file is shorter than planned: it was truncated meanwhile
+                left -= got
+                self.count += got
+                filled = held + got
+                cut = buffer.rfind(b"\n", 0, filled) + 1 if left > 0 else filled
+                if cut:
+                    yield view, 0, cut, buffer.find(b"\r", 0, cut) >= 0
+                buffer[: filled - cut] = buffer[cut:filled]
+                held = filled - cut
+        if held:
+            yield view, 0, held, buffer.find(b"\r", 0, held) >= 0
 
 
 @dataclass

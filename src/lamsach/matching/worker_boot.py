@@ -16,15 +16,16 @@ from lamsach.matching.strkeys import basis, string_keys_of_buffers
 def _load_compiled_loops() -> None:
     """Run each compiled loop once on a tiny input: numba loads its machine code on first call.
 
-    The inputs have the types of the real ones (read-only bytes, as from a file mapping), or
-    numba would load a variant for other types.
+    The inputs have the types of the real ones (a writable buffer of bytes, as fastpath reads
+    into), or numba would load a variant for other types.
     """
-    text = np.frombuffer(b"a.example\t1\n", dtype=np.uint8)
+    listed = np.frombuffer(b"a.example", dtype=np.uint8)  # read-only, as Arrow's buffers
     start = basis(0)
     offsets = np.array([0, 9], dtype=np.int64)
-    string_keys_of_buffers(offsets, text, start)
+    string_keys_of_buffers(offsets, listed, start)
     bloom = np.zeros(8, dtype=np.uint64)
-    fill_bloom(bloom, offsets, text, start)
+    fill_bloom(bloom, offsets, listed, start)
+    text = np.frombuffer(bytearray(b"a.example\t1\n"), dtype=np.uint8)
     seps = np.empty(16, dtype=np.int64)
     count = separators(text, text[:8].view(np.uint64), 0, len(text), 9, seps)
     keys = np.empty(0, dtype=np.uint32)
