@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -183,29 +184,39 @@ def _values(unit: Unit) -> dict[str, object]:
     }
 
 
-Text = Annotated[str, Form(max_length=5000)]
+Text = Annotated[str, Field(max_length=5000)]
 
 
-def _body(
-    code: str,
-    name: str,
-    kind: str,
-    parent_id: str,
-    contact_person: str,
-    contact_email: str,
-    contact_phone: str,
-    networks: str,
-) -> UnitIn:
-    return UnitIn(
-        code=code[:64],
-        name=name[:255],
-        kind=kind[:32],
-        parent_id=int(parent_id) if parent_id.isdigit() else None,
-        contact_person=contact_person[:255],
-        contact_email=contact_email[:255],
-        contact_phone=contact_phone[:64],
-        networks=networks.split(),
-    )
+class UnitForm(BaseModel):
+    """The unit form of the pages, as posted (the create and the edit page share it)."""
+
+    code: Text
+    name: Text
+    kind: Text
+    parent_id: Text = ""
+    contact_person: Text = ""
+    contact_email: Text = ""
+    contact_phone: Text = ""
+    networks: Text = ""
+
+    def body(self) -> UnitIn:
+        return UnitIn(
+            code=self.code[:64],
+            name=self.name[:255],
+            kind=self.kind[:32],
+            parent_id=self.parent(),
+            contact_person=self.contact_person[:255],
+            contact_email=self.contact_email[:255],
+            contact_phone=self.contact_phone[:64],
+            networks=self.networks.split(),
+        )
+
+    def parent(self) -> int | None:
+        return int(self.parent_id) if self.parent_id.isdigit() else None
+
+    def shown(self) -> dict[str, object]:
+        """The values to show again in the form after a refusal."""
+        return self.model_dump() | {"parent_id": self.parent()}
 
 
 @router.get("/units/new", name="unit_new_page", include_in_schema=False)
@@ -221,35 +232,14 @@ def unit_new_page(
 
 @router.post("/units/new", name="unit_create", include_in_schema=False)
 def unit_create(
-    request: Request,
-    db: Db,
-    user: CurrentUser,
-    code: Text,
-    name: Text,
-    kind: Text,
-    parent_id: Text = "",
-    contact_person: Text = "",
-    contact_email: Text = "",
-    contact_phone: Text = "",
-    networks: Text = "",
+    request: Request, db: Db, user: CurrentUser, form: Annotated[UnitForm, Form()]
 ) -> Response:
-    values = dict(
-        code=code,
-        name=name,
-        kind=kind,
-        parent_id=parent_id,
-        contact_person=contact_person,
-        contact_email=contact_email,
-        contact_phone=contact_phone,
-        networks=networks,
-    )
     try:
-        unit = create(db, user, _body(**values))
+        unit = create(db, user, form.body())
     except ValidationFailed as error:
         db.rollback()
-        values["parent_id"] = int(parent_id) if parent_id.isdigit() else None  # type: ignore[assignment]
         return _unit_form(
-            request, db, user, None, dict(values), field_errors(error, request_locale(request)), 422
+            request, db, user, None, form.shown(), field_errors(error, request_locale(request)), 422
         )
     flash(request, "ok", t(request, "The unit has been created."))
     return RedirectResponse(f"/units/{unit.id}", status_code=303)
@@ -309,38 +299,16 @@ def unit_page(request: Request, db: Db, user: CurrentUser, unit_id: int) -> Resp
 
 @router.post("/units/{unit_id}", name="unit_update", include_in_schema=False)
 def unit_update(
-    request: Request,
-    db: Db,
-    user: CurrentUser,
-    unit_id: int,
-    code: Text,
-    name: Text,
-    kind: Text,
-    parent_id: Text = "",
-    contact_person: Text = "",
-    contact_email: Text = "",
-    contact_phone: Text = "",
-    networks: Text = "",
+    request: Request, db: Db, user: CurrentUser, unit_id: int, form: Annotated[UnitForm, Form()]
 ) -> Response:
     unit = svc.get_unit(db, unit_id)
-    values = dict(
-        code=code,
-        name=name,
-        kind=kind,
-        parent_id=parent_id,
-        contact_person=contact_person,
-        contact_email=contact_email,
-        contact_phone=contact_phone,
-        networks=networks,
-    )
     try:
-        update(db, user, unit, _body(**values))
+        update(db, user, unit, form.body())
     except ValidationFailed as error:
         db.rollback()
         unit = svc.get_unit(db, unit_id)
-        values["parent_id"] = int(parent_id) if parent_id.isdigit() else None  # type: ignore[assignment]
         return _unit_form(
-            request, db, user, unit, dict(values), field_errors(error, request_locale(request)), 422
+            request, db, user, unit, form.shown(), field_errors(error, request_locale(request)), 422
         )
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/units/{unit_id}", status_code=303)
