@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -78,30 +79,45 @@ def _parse_date(raw: str, field: str, issues: list[Issue]) -> date:
         return date.min
 
 
-def _body_from_form(
-    name: str,
-    description: str,
-    refs: str,
-    owner_unit_id: int,
-    template_id: int,
-    start_date: str,
-    deadline: str,
-    lock_date: str,
-) -> CampaignIn:
-    issues: list[Issue] = []
-    body = CampaignIn(
-        name=name,
-        description=description,
-        directive_refs=[line.strip() for line in refs.splitlines() if line.strip()],
-        owner_unit_id=owner_unit_id,
-        template_id=template_id,
-        start_date=_parse_date(start_date, "start_date", issues),
-        deadline=_parse_date(deadline, "deadline", issues),
-        lock_date=_parse_date(lock_date, "lock_date", issues),
-    )
-    if issues:
-        raise ValidationFailed(issues)
-    return body
+Line = Annotated[str, Field(max_length=5000)]
+
+
+class CampaignForm(BaseModel):
+    """The campaign form of the edit page, as posted."""
+
+    name: Line
+    template_id: int
+    start_date: Line
+    deadline: Line
+    lock_date: Line
+    refs: Line = ""
+    description: Line = ""
+
+    def values(self, owner_unit_id: int) -> dict[str, object]:
+        """The values to show again in the form after a refusal."""
+        return self.model_dump() | {"owner_unit_id": owner_unit_id}
+
+    def body(self, owner_unit_id: int) -> CampaignIn:
+        issues: list[Issue] = []
+        body = CampaignIn(
+            name=self.name,
+            description=self.description,
+            directive_refs=[line.strip() for line in self.refs.splitlines() if line.strip()],
+            owner_unit_id=owner_unit_id,
+            template_id=self.template_id,
+            start_date=_parse_date(self.start_date, "start_date", issues),
+            deadline=_parse_date(self.deadline, "deadline", issues),
+            lock_date=_parse_date(self.lock_date, "lock_date", issues),
+        )
+        if issues:
+            raise ValidationFailed(issues)
+        return body
+
+
+class NewCampaignForm(CampaignForm):
+    """The form of the new-campaign page, which also chooses the owning unit."""
+
+    owner_unit_id: int
 
 
 def _form_page(
@@ -155,32 +171,13 @@ def campaign_new_page(request: Request, db: Db, user: CurrentUser) -> Response:
 
 @router.post("/campaigns/new", name="campaign_create", include_in_schema=False)
 def campaign_create(
-    request: Request,
-    db: Db,
-    user: CurrentUser,
-    name: Text,
-    owner_unit_id: Annotated[int, Form()],
-    template_id: Annotated[int, Form()],
-    start_date: Text,
-    deadline: Text,
-    lock_date: Text,
-    refs: Text = "",
-    description: Text = "",
+    request: Request, db: Db, user: CurrentUser, form: Annotated[NewCampaignForm, Form()]
 ) -> Response:
-    values = dict(
-        name=name,
-        description=description,
-        refs=refs,
-        owner_unit_id=owner_unit_id,
-        template_id=template_id,
-        start_date=start_date,
-        deadline=deadline,
-        lock_date=lock_date,
-    )
     try:
-        campaign = create(db, user, _body_from_form(**values))  # type: ignore[arg-type]
+        campaign = create(db, user, form.body(form.owner_unit_id))
     except ValidationFailed as error:
         db.rollback()
+        values = form.values(form.owner_unit_id)
         return _form_page(
             request, db, user, None, values, field_errors(error, request_locale(request)), 422
         )
@@ -201,33 +198,19 @@ def campaign_update(
     db: Db,
     user: CurrentUser,
     campaign_id: int,
-    name: Text,
-    template_id: Annotated[int, Form()],
-    start_date: Text,
-    deadline: Text,
-    lock_date: Text,
-    refs: Text = "",
-    description: Text = "",
+    form: Annotated[CampaignForm, Form()],
 ) -> Response:
     campaign = svc.get_campaign(db, campaign_id)
-    values = dict(
-        name=name,
-        description=description,
-        refs=refs,
-        owner_unit_id=campaign.owner_unit_id,
-        template_id=template_id,
-        start_date=start_date,
-        deadline=deadline,
-        lock_date=lock_date,
-    )
+    owner = campaign.owner_unit_id
     try:
-        update(db, user, campaign, _body_from_form(**values))  # type: ignore[arg-type]
+        update(db, user, campaign, form.body(owner))
     except ValidationFailed as error:
         db.rollback()
         campaign = svc.get_campaign(db, campaign_id)
         return _form_page(
-            request, db, user, campaign, values, field_errors(error, request_locale(request)), 422
-        )
+            request, db, user, campaign, form.values(owner),
+            field_errors(error, request_locale(request)), 422,
+        )  # fmt: skip
     flash(request, "ok", t(request, "Saved."))
     return RedirectResponse(f"/campaigns/{campaign_id}/edit", status_code=303)
 
