@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 from lamsach.storage.db import engine_for_url
 from lamsach.storage.migrate import head_revision
 from lamsach.storage.models import Unit

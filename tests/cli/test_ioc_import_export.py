@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 from lamsach.indicators.importer import import_paths
 from lamsach.indicators.model import Indicator
 from lamsach.indicators.model import IndicatorType as T

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 from lamsach.indicators.model import Indicator
 from lamsach.indicators.model import IndicatorType as T
 from lamsach.matching.index import IndicatorIndex

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ import pytest
 import zstandard
 from typer.testing import CliRunner
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 from lamsach.indicators.model import Indicator, IndicatorType
 from lamsach.matching import engine, engine_local
 from lamsach.matching.index import IndicatorIndex

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer.main
 
-from lamsach.cli import app
+from lamsach.cli.app import app
 from lamsach.indicators.export import EXPORT_FORMATS
 from lamsach.indicators.formats import FORMAT_NAMES
 from lamsach.logs.formats import all_formats

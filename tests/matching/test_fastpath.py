@@ -273,7 +273,7 @@ def test_the_prefilter_passes_on_few_ordinary_lines(tmp_path: Path) -> None:
     head = zeek_tsv.parse_header(
         [line.encode() for line in header("dns", DNS_FIELDS, DNS_TYPES).splitlines()], 0
     )
-    layout = zeek_layout(head, index, Prefilter.of(index))
+    layout = zeek_layout(head, Prefilter.of(index))
     assert layout is not None
     found = screen(np.frombuffer(data, np.uint8), 0, len(data), layout, Prefilter.of(index))
     assert found.lines == 5000
@@ -293,3 +293,41 @@ def test_logs_it_cannot_screen_are_read_in_full() -> None:
         [line.encode() for line in header("dns", DNS_FIELDS, DNS_TYPES).splitlines()], 0
     )
     assert Screen.of(index).layout(dns) is not None
+
+
+HAND_BACK = engine_local.HAND_BACK_BYTES
+
+
+@pytest.mark.parametrize("hand_back", [0, HAND_BACK])
+def test_workers_hand_passed_lines_back_with_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index: IndicatorIndex, hand_back: int
+) -> None:
+    # Worker processes screen; the lines they pass on are matched by this process (up to
+    # hand_back bytes a task) or by the worker itself (past it): either way, the same report.
+    path = make_log(tmp_path / "dns.log", "dns", 3000, 21)
+    expected = scan(path, index, prefilter=False, parts=4)
+    index_file = tmp_path / "index.lsidx"
+    index.save(index_file)
+    handed: list[int] = []
+    original = engine_local.match_handed
+
+    def spy(result, *args):  # type: ignore[no-untyped-def]
+        handed.append(result.handed.lines if result.handed is not None else 0)
+        original(result, *args)
+
+    monkeypatch.setattr(engine_local, "INLINE_BYTES", 0)
+    monkeypatch.setattr(engine_local, "HAND_BACK_BYTES", hand_back)
+    monkeypatch.setattr(engine_local, "match_handed", spy)
+    tasks, errors = plan_tasks([str(path)], parts=4, min_split=64)
+    assert not errors and len(tasks) == 4
+    found: list[pa.Table] = []
+    report = run_scan(
+        tasks, None, DEFAULT_INTERNAL, workers=2, index_path=index_file, on_hits=found.append
+    )
+    hits = sorted(pa.concat_tables(found).to_pylist(), key=repr)
+    assert (hits, _stats(report)) == expected
+    assert len(handed) == 4
+    if hand_back == 0:
+        assert sum(handed) == 0  # the workers matched every passed line themselves
+    else:
+        assert all(handed)  # every task left its passed lines to this process

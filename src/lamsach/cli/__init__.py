@@ -1,39 +1,51 @@
-"""The ``lamsach`` command line: a thin layer over the package's parts."""
+"""The ``lamsach`` command line: a thin layer over the package's parts (commands in ``app``).
+
+``main`` looks at the arguments before anything heavy is imported: a scan big enough for worker
+processes starts their server first, so that it loads its libraries (about a second) while this
+process imports its own and reads the indicators.
+"""
 
 from __future__ import annotations
 
-import typer
+import os
+import sys
 
-from lamsach import __version__
-from lamsach.cli import db, ioc, portal, scan
-
-app = typer.Typer(
-    name="lamsach",
-    help="lamsach (làm sạch): run a malware-cleanup campaign across public units.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+EARLY_WORKERS_BYTES = 64 << 20  # logs this big are scanned by worker processes
+# The options of ``lamsach scan`` that take a value (the rest of its arguments are logs).
+SCAN_VALUE_OPTIONS = frozenset(
+    {"--ioc", "-i", "--format", "-f", "--map", "--option", "--internal", "--allow", "--out", "-o"}
+    | {"--workers", "-w"}
 )
-app.add_typer(ioc.app, name="ioc")
-app.command("scan")(scan.scan)
-app.add_typer(db.app, name="db")
-app.command("serve")(portal.serve)
-app.command("demo")(portal.demo)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(__version__)
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    """lamsach (làm sạch): run a malware-cleanup campaign across public units."""
 
 
 def main() -> None:
+    if big_scan(sys.argv[1:]):
+        from lamsach.matching.workers import prepare_workers
+
+        prepare_workers()
+    from lamsach.cli.app import app
+
     app()
+
+
+def big_scan(argv: list[str]) -> bool:
+    """Whether the arguments ask for a scan that worker processes will share."""
+    if len(argv) < 2 or argv[0] != "scan":
+        return False
+    workers = os.cpu_count() or 1
+    logs: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        name, _, value = arg.partition("=")
+        if name in SCAN_VALUE_OPTIONS:
+            value = value if value else next(args, "")
+            if name in ("--workers", "-w"):
+                workers = int(value) if value.isdigit() else workers
+        elif arg.startswith("-w") and arg[2:].isdigit():
+            workers = int(arg[2:])
+        elif not arg.startswith("-"):
+            logs.append(arg)
+    if workers < 2:
+        return False
+    size = sum(os.path.getsize(p) for p in logs if os.path.isfile(p))
+    return size >= EARLY_WORKERS_BYTES

@@ -33,7 +33,6 @@ EXIT_CLEAN, EXIT_HITS, EXIT_ERROR = 0, 1, 2
 INDEX_SUFFIX = ".lsidx"
 SHOWN_HITS = 20  # hits printed on the terminal when no --out file is given
 MAX_FILE_ROWS = 40  # files listed one by one in the summary
-EARLY_WORKERS_BYTES = 64 << 20  # logs this big are scanned by worker processes: start them first
 RANGES_PER_WORKER = 4
 
 
@@ -111,11 +110,6 @@ def _options(mapping: str | None, option: list[str]) -> dict[str, str]:
     return options
 
 
-def _named_bytes(logs: list[str]) -> int:
-    """Bytes of the regular files named on the command line (folders are not walked here)."""
-    return sum(os.path.getsize(p) for p in logs if p != STDIN and os.path.isfile(p))
-
-
 def scan(
     logs: list[str] = typer.Argument(..., help="Log files or folders; - for standard input."),
     ioc: list[str] = typer.Option(
@@ -160,10 +154,6 @@ def scan(
     Exit status, as grep: 0 when no hits were found, 1 when hits were found, 2 on an error (a file
     or list that could not be read, a bad option), whether or not hits were found.
     """
-    if (workers or os.cpu_count() or 1) > 1 and _named_bytes(logs) >= EARLY_WORKERS_BYTES:
-        from lamsach.matching.workers import prepare_workers
-
-        prepare_workers()  # they load their libraries while this process reads its input
     from lamsach.matching.engine import plan_tasks
     from lamsach.matching.engine_local import ScanReport, run_scan
 

@@ -36,7 +36,7 @@ from lamsach.logs.reader import (
 from lamsach.matching.hits import HIT_SCHEMA
 
 if TYPE_CHECKING:
-    from lamsach.matching.fastpath import Screen
+    from lamsach.matching.fastpath import PassedLines, Screen
 
 # Kernel signature: (batch, index, internal) -> hits table with HIT_SCHEMA.
 Matcher = Callable[[pa.RecordBatch, Any, Any], pa.Table]
@@ -77,14 +77,17 @@ class TaskResult:
     lines: int = 0  # physical lines in a range (to number the lines of the ranges after it)
     error: str = ""
     seconds: float = 0.0
+    handed: PassedLines | None = None  # lines the prefilter passed on, left to the caller
 
 
 @dataclass
-class LineCount:
-    """Physical lines screened so far (to number the lines of the ranges that follow)."""
+class Screening:
+    """A task's pass through the prefilter: physical lines screened so far (to number the lines
+    of the ranges that follow), and the passed lines it hands back unread, if it may."""
 
     lines: int = 0
     used: bool = False
+    handed: PassedLines | None = None
 
 
 @dataclass
@@ -148,10 +151,10 @@ def _batches(
     counter: list[Any],
     tracker: zeek_tsv.LineTracker,
     screen: Screen | None,
-    count: LineCount,
+    state: Screening,
 ) -> Iterator[pa.RecordBatch]:
     if task.format == zeek_tsv.NAME and screen is not None:
-        screened = _screened(task, stats, counter, screen, count)
+        screened = _screened(task, stats, counter, screen, state)
         if screened is not None:
             yield from screened
             return
@@ -164,7 +167,7 @@ def _batches(
         return
     if task.format == zeek_tsv.NAME:
         # The fast path: bytes straight to pyarrow, repeated values dictionary-encoded.
-        yield from _zeek_stream(task, stats, counter, None, count)
+        yield from _zeek_stream(task, stats, counter, None, state)
         return
     log_format = get_format(task.format)
     ctx = ReadContext(file=task.path, stats=stats, options=task.options)
@@ -184,13 +187,13 @@ def _batches(
 
 
 def _screened(
-    task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, count: LineCount
+    task: ScanTask, stats: ReadStats, counter: list[Any], screen: Screen, state: Screening
 ) -> Iterator[pa.RecordBatch] | None:
     """The batches of a Zeek task read through the prefilter; None leaves it to the reader."""
     from lamsach.matching.fastpath import FileRange
 
     if task.path == STDIN or is_compressed(task.path):
-        return _zeek_stream(task, stats, counter, screen, count)
+        return _zeek_stream(task, stats, counter, screen, state)
     header = task.header
     if header is None:
         with open_binary(task.path) as raw:
@@ -207,7 +210,7 @@ def _screened(
         piece = FileRange(task.path, header.size, os.path.getsize(task.path))
         offset = header.lines
     counter.append(piece)
-    return screen.batches(piece.blocks(), header, task.path, stats, layout, offset, count)
+    return screen.batches(piece.blocks(), header, task.path, stats, layout, offset, state)
 
 
 def _zeek_stream(
@@ -215,7 +218,7 @@ def _zeek_stream(
     stats: ReadStats,
     counter: list[Any],
     screen: Screen | None,
-    count: LineCount,
+    state: Screening,
 ) -> Iterator[pa.RecordBatch]:
     """A whole Zeek file as one stream, header included (through the prefilter with a screen)."""
     with open_binary(task.path, counter) as raw:
@@ -232,7 +235,7 @@ def _zeek_stream(
 
             blocks = stream_blocks(raw)
             lines = header.lines
-            yield from screen.batches(blocks, header, task.path, stats, layout, lines, count)
+            yield from screen.batches(blocks, header, task.path, stats, layout, lines, state)
         check_damage(raw)
 
 
@@ -257,9 +260,9 @@ def scan_task(
     error = ""
     hits_total = 0
     tracker = zeek_tsv.LineTracker(stats, 0)
-    count = LineCount()
+    state = Screening()
     try:
-        for batch in _batches(task, stats, counter, tracker, screen, count):
+        for batch in _batches(task, stats, counter, tracker, screen, state):
             stats.records += batch.num_rows
             hits = matcher(batch, index, internal) if batch.num_rows else HIT_SCHEMA.empty_table()
             if hits.num_rows:
@@ -267,9 +270,9 @@ def scan_task(
                 hits_total += hits.num_rows
             now = time.perf_counter()
             if progress is not None and now - last >= PROGRESS_EVERY:
-                state = (counter[0].count if counter else 0, stats.records, hits_total)
-                progress(*(a - b for a, b in zip(state, reported, strict=True)))
-                reported, last = state, now
+                done = (counter[0].count if counter else 0, stats.records, hits_total)
+                progress(*(a - b for a, b in zip(done, reported, strict=True)))
+                reported, last = done, now
     except (OSError, EOFError, ValueError, zstandard.ZstdError, pa.ArrowException) as exc:
         error = f"stopped reading after {stats.records} records: {exc}"
     except Exception as exc:  # a fault in one format's reader must not end the whole scan
@@ -277,18 +280,33 @@ def scan_task(
     if counter:
         stats.bytes_read = counter[0].count
     if progress is not None:
-        state = (stats.bytes_read, stats.records, hits_total)
-        progress(*(a - b for a, b in zip(state, reported, strict=True)))
+        done = (stats.bytes_read, stats.records, hits_total)
+        progress(*(a - b for a, b in zip(done, reported, strict=True)))
     lines = 0
     if task.is_range:
         ranged = counter[0]
         lines = tracker.physical_rows if task.header is not None else ranged.lines
-        if count.used:
-            lines = count.lines
+        if state.used:
+            lines = state.lines
     table = pa.concat_tables(found) if found else HIT_SCHEMA.empty_table()
     if table.num_rows > 1:
         table = table.sort_by([("line", "ascending")])
-    return TaskResult(task, table, stats, lines, error, time.perf_counter() - started)
+    handed = state.handed if state.handed is not None and state.handed.lines else None
+    return TaskResult(task, table, stats, lines, error, time.perf_counter() - started, handed)
+
+
+def match_handed(result: TaskResult, index: Any, internal: Any, matcher: Matcher) -> None:
+    """Read and match the lines a task handed back unread, adding what they give to its result."""
+    handed, result.handed = result.handed, None
+    if handed is None:
+        return
+    found = [result.hits]
+    for batch in handed.read(result.stats):
+        result.stats.records += batch.num_rows
+        if batch.num_rows:
+            found.append(matcher(batch, index, internal))
+    table = pa.concat_tables(found)
+    result.hits = table.sort_by([("line", "ascending")]) if table.num_rows > 1 else table
 
 
 def shift_lines(result: TaskResult, offset: int) -> None:

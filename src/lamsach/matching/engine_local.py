@@ -12,7 +12,7 @@ import os
 import queue
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from lamsach.matching.engine import (
     Progress,
     ScanTask,
     TaskResult,
+    match_handed,
     merge_stats,
     scan_task,
     shift_lines,
@@ -42,6 +43,9 @@ COMPRESSION_RATIO = 8  # a compressed file counts as this many times its size
 # Below this much data read in this process, loading the prefilter's compiled loops costs more
 # than the prefilter saves.
 SCREEN_MIN_BYTES = 16 << 20
+# Passed lines a worker's task hands back to the parent to read and match, at most; past this,
+# the worker loads the index and matches them itself.
+HAND_BACK_BYTES = 4 << 20
 
 # State of a worker process, set once when it starts.
 _WORKER: dict[str, Any] = {}
@@ -54,27 +58,34 @@ def default_matcher() -> Matcher:
 
 
 def _init_worker(
-    index_path: str, internal: Any, matcher: Matcher | None, progress: Any, screen: bool
+    index_path: str,
+    internal: Any,
+    matcher: Matcher | None,
+    progress: Any,
+    screen: Screen | None,
 ) -> None:
     # Arrow and polars would start their own threads in every process: one core, one thread.
     os.environ["POLARS_MAX_THREADS"] = "1"
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    from lamsach.matching.index import IndicatorIndex
-
-    index = IndicatorIndex.load(index_path)
     if isinstance(internal, list):
         from lamsach.matching.direction import InternalNetworks
 
         internal = InternalNetworks(internal)
-    _WORKER.update(index=index, internal=internal, matcher=matcher or default_matcher())
-    _WORKER["progress"] = progress
-    if screen:
-        from lamsach.matching.fastpath import Screen
+    # The index is loaded (about half a second) only when a batch must be matched here: the lines
+    # a screened task passes on go back to the parent, which has the index loaded already.
+    _WORKER.update(index_path=index_path, internal=internal, matcher=matcher, progress=progress)
+    _WORKER["screen"] = screen
 
-        _WORKER["screen"] = Screen.of(index)
-    else:
-        _WORKER["screen"] = None
+
+def _match_in_worker(batch: pa.RecordBatch, _index: Any, internal: Any) -> pa.Table:
+    if "index" not in _WORKER:
+        from lamsach.matching.index import IndicatorIndex
+
+        _WORKER["index"] = IndicatorIndex.load(_WORKER["index_path"])
+        _WORKER["matcher"] = _WORKER["matcher"] or default_matcher()
+    matched: pa.Table = _WORKER["matcher"](batch, _WORKER["index"], internal)
+    return matched
 
 
 def _report(nbytes: int, records: int, hits: int) -> None:
@@ -84,9 +95,7 @@ def _report(nbytes: int, records: int, hits: int) -> None:
 
 
 def _run_task(task: ScanTask) -> TaskResult:
-    return scan_task(
-        task, _WORKER["index"], _WORKER["internal"], _WORKER["matcher"], _report, _WORKER["screen"]
-    )
+    return scan_task(task, None, _WORKER["internal"], _match_in_worker, _report, _WORKER["screen"])
 
 
 @dataclass
@@ -139,6 +148,7 @@ def run_scan(
 
     def collect(result: TaskResult) -> None:
         task = result.task
+        match_handed(result, index, internal, local_matcher)
         if task.is_range:
             first = task.header.lines if task.header is not None else 0
             offset = line_offsets.get(task.path, first)
@@ -157,15 +167,17 @@ def run_scan(
             on_hits(result.hits)
 
     local_matcher = matcher or default_matcher()
-    if index is None and (inline or index_path is None):
+    screening = prefilter and any(t.format == zeek_tsv.NAME for t in tasks)
+    # With screening, workers hand the lines they pass on back to this process: it needs the
+    # index (and makes the prefilter once for them all).
+    if index is None and (inline or index_path is None or screening):
         from lamsach.matching.index import IndicatorIndex
 
         if index_path is None:
             raise ValueError("run_scan needs an index or its file")
         index = IndicatorIndex.load(index_path)
-    screening = prefilter and any(t.format == zeek_tsv.NAME for t in tasks)
     screen = None
-    if screening and inline and _work_bytes(inline) >= SCREEN_MIN_BYTES:
+    if screening and (pooled or _work_bytes(inline) >= SCREEN_MIN_BYTES):
         from lamsach.matching.fastpath import Screen
 
         screen = Screen.of(index)
@@ -190,7 +202,6 @@ def run_scan(
             workers,
             local_matcher,
             on_progress,
-            screening,
             screen,
         ):
             collect(result)
@@ -223,7 +234,6 @@ def _pool_results(
     workers: int,
     local_matcher: Matcher,
     on_progress: Progress | None,
-    screening: bool,
     screen: Screen | None,
 ) -> Iterator[TaskResult]:
     ctx = worker_context()
@@ -231,13 +241,15 @@ def _pool_results(
     # Internal networks travel as text: the object holds a cache that does not pickle.
     networks = getattr(internal, "networks", None)
     portable = [str(n) for n in networks] if networks is not None else internal
-    initargs = (index_path, portable, matcher, channel, screening)
+    handing = replace(screen, hand_back=HAND_BACK_BYTES) if screen is not None else None
+    initargs = (index_path, portable, matcher, channel, handing)
     pool: Pool = ctx.Pool(min(workers, len(pooled)), _init_worker, initargs)
     try:
         pending = pool.imap(_run_task, pooled, chunksize=1)
         # Standard input cannot be read from a child process: the parent reads it meanwhile.
+        small = screen if screen is not None and _work_bytes(inline) >= SCREEN_MIN_BYTES else None
         for task in inline:
-            yield scan_task(task, index, internal, local_matcher, on_progress, screen)
+            yield scan_task(task, index, internal, local_matcher, on_progress, small)
         for _ in pooled:
             while True:
                 try:

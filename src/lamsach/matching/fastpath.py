@@ -10,15 +10,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from lamsach.logs.formats import MAX_EXAMPLES, ReadStats, zeek_tsv
 from lamsach.logs.schema import LOG_SCHEMA
-from lamsach.matching.engine import LineCount
-from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.prefilter import (
     ADDRESS,
     ADDRESSES,
@@ -32,6 +30,10 @@ from lamsach.matching.prefilter import (
     screen,
 )
 
+if TYPE_CHECKING:
+    from lamsach.matching.engine import Screening
+    from lamsach.matching.index import IndicatorIndex
+
 BLOCK = 8 << 20  # bytes per pass: large enough to amortise, small enough to stay in cache
 PENDING_LINES = 50_000  # passed lines gathered before they are read and matched
 EMPTY = pa.RecordBatch.from_pylist([], schema=LOG_SCHEMA)
@@ -40,17 +42,21 @@ _SETS = ("set", "vector", "table")
 
 @dataclass(frozen=True)
 class Screen:
-    """An index's prefilter, made once per process, and the Zeek logs it can screen."""
+    """An index's prefilter and the Zeek logs it can screen.
 
-    index: IndicatorIndex
+    ``hand_back``: bytes of passed lines a task may hand back in its result for the caller to
+    read and match, instead of loading the index to match them itself (0: match them here).
+    """
+
     prefilter: Prefilter
+    hand_back: int = 0
 
     @classmethod
     def of(cls, index: IndicatorIndex) -> Screen:
-        return cls(index, Prefilter.of(index))
+        return cls(Prefilter.of(index))
 
     def layout(self, header: zeek_tsv.ZeekHeader) -> LineLayout | None:
-        return zeek_layout(header, self.index, self.prefilter)
+        return zeek_layout(header, self.prefilter)
 
     def batches(
         self,
@@ -60,24 +66,24 @@ class Screen:
         stats: ReadStats,
         layout: LineLayout,
         line_offset: int,
-        count: LineCount,
+        state: Screening,
     ) -> Iterator[pa.RecordBatch]:
-        count.used = True
+        state.used = True
+        if self.hand_back and state.handed is None:
+            state.handed = PassedLines(header, file)
         return screened_batches(
-            blocks, header, file, stats, layout, self.prefilter, line_offset, count
+            blocks, header, file, stats, layout, self.prefilter, line_offset, state, self.hand_back
         )
 
 
-def zeek_layout(
-    header: zeek_tsv.ZeekHeader, index: IndicatorIndex, prefilter: Prefilter
-) -> LineLayout | None:
+def zeek_layout(header: zeek_tsv.ZeekHeader, prefilter: Prefilter) -> LineLayout | None:
     """What the prefilter must look at in a Zeek log, or None when it cannot screen this log."""
     separator = header.separator.encode("utf-8", "replace")
     set_separator = header.set_separator.encode("utf-8", "replace")
     if len(separator) != 1 or len(set_separator) != 1 or separator in b"\r\n#":
         return None
     plan = zeek_tsv.plan_columns(header)
-    if not prefilter.can_screen(index, plan.uri is not None, bool(plan.hash_fields)):
+    if not prefilter.can_screen(plan.uri is not None, bool(plan.hash_fields)):
         return None
     kinds = np.zeros(len(header.fields), dtype=np.int8)
     for canonical, name in plan.sources.items():
@@ -105,18 +111,48 @@ def screened_batches(
     layout: LineLayout,
     prefilter: Prefilter,
     line_offset: int,
-    count: LineCount,
+    state: Screening,
+    hand_back: int = 0,
 ) -> Iterator[pa.RecordBatch]:
     """Canonical batches of the lines the prefilter passes on; the others only counted.
 
     ``blocks`` are (whole lines, whether they hold a carriage return), from after the header;
     ``line_offset`` lines come before the first. Passed lines are gathered over several blocks,
-    as the kernel's cost per batch is high.
+    as the kernel's cost per batch is high; up to ``hand_back`` bytes of them go to
+    ``state.handed`` instead of being read here.
     """
-    pending = _Pending(header, file, stats)
+    pending = PassedLines(header, file)
+
+    def flush() -> Iterator[pa.RecordBatch]:
+        handed = state.handed
+        if handed is not None and handed.nbytes + pending.nbytes <= hand_back:
+            handed.extend(pending.take())
+        else:
+            yield from pending.take().read(stats)
+
     for base, begin, end, has_cr in blocks:
-        yield from _block(base, begin, end, has_cr, pending, layout, prefilter, line_offset, count)
-    yield from pending.flush()
+        first = line_offset + state.lines  # lines before this block
+        if has_cr:
+            # The reader takes a lone carriage return for a line end too: let it read the block.
+            yield from flush()
+            tracker = zeek_tsv.LineTracker(stats, first)
+            whole = io.BytesIO(base[begin:end].tobytes())
+            yield from zeek_tsv.read_records(
+                whole, header, file, stats, first, tracker=tracker, dictionary=True
+            )
+            state.lines += tracker.physical_rows
+            continue
+        found = screen(base, begin, end, layout, prefilter)
+        stats.records += found.records
+        state.lines += found.lines
+        if len(found.candidates):
+            text = gather_lines(base, found.starts, found.ends)
+            pending.add(text, found.candidates + (first + 1))
+        if pending.lines >= PENDING_LINES:
+            yield from flush()
+        else:
+            yield EMPTY  # lets the caller report progress
+    yield from flush()
 
 
 def stream_blocks(stream: IO[bytes] | Any) -> Iterator[tuple[np.ndarray, int, int, bool]]:
@@ -177,28 +213,40 @@ class FileRange:
 
 
 @dataclass
-class _Pending:
-    """Lines passed on and not yet read: their text and their line numbers in the file."""
+class PassedLines:
+    """Lines the prefilter passed on, not yet read: their text and their line numbers."""
 
     header: zeek_tsv.ZeekHeader
     file: str
-    stats: ReadStats
     texts: list[bytes] = field(default_factory=list)
     numbers: list[np.ndarray] = field(default_factory=list)
     lines: int = 0
+    nbytes: int = 0
 
     def add(self, text: bytes, numbers: np.ndarray) -> None:
         self.texts.append(text)
         self.numbers.append(numbers)
         self.lines += len(numbers)
+        self.nbytes += len(text)
 
-    def flush(self) -> Iterator[pa.RecordBatch]:
+    def extend(self, other: PassedLines) -> None:
+        for text, numbers in zip(other.texts, other.numbers, strict=True):
+            self.add(text, numbers)
+
+    def take(self) -> PassedLines:
+        """These lines, moved to a new object; this one is left empty."""
+        taken = PassedLines(self.header, self.file, self.texts, self.numbers)
+        taken.lines, taken.nbytes = self.lines, self.nbytes
+        self.texts, self.numbers, self.lines, self.nbytes = [], [], 0, 0
+        return taken
+
+    def read(self, stats: ReadStats) -> Iterator[pa.RecordBatch]:
+        """Their canonical batches, numbered as in the file; their skips added to ``stats``."""
         if not self.lines:
             return
         text = b"".join(self.texts)
         numbers = np.concatenate(self.numbers)
-        self.texts, self.numbers, self.lines = [], [], 0
-        own = ReadStats(file=self.file, format=self.stats.format)
+        own = ReadStats(file=self.file, format=stats.format)
         for batch in zeek_tsv.read_records(
             io.BytesIO(text), self.header, self.file, own, 0, dictionary=True
         ):
@@ -206,41 +254,9 @@ class _Pending:
             lines = numbers[batch.column(position).to_numpy() - 1]
             yield batch.set_column(position, "line", pa.array(lines))
         for reason, skipped in own.skipped.items():
-            self.stats.skipped[reason] += skipped
-            examples = self.stats.examples.setdefault(reason, [])
-            room = max(0, MAX_EXAMPLES - len(examples))
-            examples.extend(int(numbers[n - 1]) for n in own.examples.get(reason, [])[:room])
-
-
-def _block(
-    base: np.ndarray,
-    begin: int,
-    end: int,
-    has_cr: bool,
-    pending: _Pending,
-    layout: LineLayout,
-    prefilter: Prefilter,
-    line_offset: int,
-    count: LineCount,
-) -> Iterator[pa.RecordBatch]:
-    first = line_offset + count.lines  # lines before this block
-    if has_cr:
-        # The reader takes a lone carriage return for a line end too: let it read the block.
-        yield from pending.flush()
-        stats = pending.stats
-        tracker = zeek_tsv.LineTracker(stats, first)
-        text = io.BytesIO(base[begin:end].tobytes())
-        yield from zeek_tsv.read_records(
-            text, pending.header, pending.file, stats, first, tracker=tracker, dictionary=True
-        )
-        count.lines += tracker.physical_rows
-        return
-    found = screen(base, begin, end, layout, prefilter)
-    pending.stats.records += found.records
-    count.lines += found.lines
-    if len(found.candidates):
-        pending.add(gather_lines(base, found.starts, found.ends), found.candidates + (first + 1))
-    if pending.lines >= PENDING_LINES:
-        yield from pending.flush()
-    else:
-        yield EMPTY  # lets the caller report progress
+            stats.skipped[reason] += skipped
+            # Sorted: lines handed back are read after later lines of their task were.
+            examples = [int(numbers[n - 1]) for n in own.examples.get(reason, [])]
+            stats.examples[reason] = sorted(stats.examples.get(reason, []) + examples)[
+                :MAX_EXAMPLES
+            ]

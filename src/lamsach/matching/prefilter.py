@@ -10,11 +10,10 @@ decide them exactly as without the prefilter. Like the kernel, it knows nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
-from lamsach.matching.index import IndicatorIndex
 from lamsach.matching.prefilter_loops import (
     ADDRESS,
     ADDRESSES,
@@ -28,8 +27,12 @@ from lamsach.matching.prefilter_loops import (
     screen_block,
     separators,
 )
-from lamsach.matching.sections import HASH_SEED, V6_KINDS
 from lamsach.matching.strkeys import basis, string_buffers, string_keys
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lamsach.matching.index import IndicatorIndex
 
 __all__ = ["ADDRESS", "ADDRESSES", "NAME", "NAMES", "SKIP", "URI", "URL_HOST"]
 _BUCKET_KEYS = 4  # keys per directory bucket on average
@@ -55,7 +58,10 @@ class KeyTable:
 
 @dataclass(frozen=True)
 class Prefilter:
-    """What the first pass needs of an index's listed indicators (the allow-list only removes)."""
+    """What the first pass needs of an index's listed indicators (the allow-list only removes).
+
+    Plain arrays and flags: it pickles, so a process can make it once and hand it to others.
+    """
 
     names: np.ndarray  # Bloom filter of the listed domains and host names (uint64 words)
     domains: KeyTable
@@ -63,10 +69,15 @@ class Prefilter:
     blocks: np.ndarray  # one bit per IPv4 /24 holding a listed address or meeting a network
     any_ip: bool  # some IP is listed: IPv6 values (maybe IPv4-mapped) go to the kernel
     any_v6: bool
+    any_url: bool  # logs with URIs cannot be screened: the pass does not look at URLs
+    any_hash: bool  # nor at file hashes
     basis: np.uint64
 
     @classmethod
     def of(cls, index: IndicatorIndex) -> Prefilter:
+        # Here, not at the top: processes that are handed a made Prefilter never load polars.
+        from lamsach.matching.sections import HASH_SEED, V6_KINDS
+
         listed = index.listed
 
         start = basis(HASH_SEED)
@@ -94,14 +105,14 @@ class Prefilter:
             blocks=listed.v4_blocks(),
             any_ip=listed.has("ipv4", "cidr4", "ipport4", *V6_KINDS),
             any_v6=listed.has(*V6_KINDS),
+            any_url=listed.has("url"),
+            any_hash=listed.has("md5", "sha1", "sha256"),
             basis=start,
         )
 
-    def can_screen(self, index: IndicatorIndex, has_url: bool, has_hashes: bool) -> bool:
+    def can_screen(self, has_url: bool, has_hashes: bool) -> bool:
         """Whether the indicators a log's fields could match are all ones the pass looks for."""
-        if has_url and index.listed.has("url"):
-            return False
-        return not (has_hashes and index.listed.has("md5", "sha1", "sha256"))
+        return not (has_url and self.any_url) and not (has_hashes and self.any_hash)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Imported once by the server that scan workers are forked from: the compiled loops.
 
-numba and the loops' machine code load here once, so that a forked worker starts with them.
+numba and the machine code of the loops a worker runs load here once, so that a forked worker
+starts with them (the prefilter itself is made by the parent and handed to the workers).
 Only what is safe to fork is loaded: no polars, no Arrow (they run threads of their own, which a
 fork would not copy); each worker imports those itself.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamsach.matching.prefilter_loops import NAME, fill_bloom, gather, screen_block, separators
-from lamsach.matching.strkeys import basis, string_keys_of_buffers
+from lamsach.matching.prefilter_loops import NAME, gather, screen_block, separators
+from lamsach.matching.strkeys import basis
 
 
 def _load_compiled_loops() -> None:
@@ -19,12 +20,8 @@ def _load_compiled_loops() -> None:
     The inputs have the types of the real ones (a writable buffer of bytes, as fastpath reads
     into), or numba would load a variant for other types.
     """
-    listed = np.frombuffer(b"a.example", dtype=np.uint8)  # read-only, as Arrow's buffers
     start = basis(0)
-    offsets = np.array([0, 9], dtype=np.int64)
-    string_keys_of_buffers(offsets, listed, start)
     bloom = np.zeros(8, dtype=np.uint64)
-    fill_bloom(bloom, offsets, listed, start)
     text = np.frombuffer(bytearray(b"a.example\t1\n"), dtype=np.uint8)
     seps = np.empty(16, dtype=np.int64)
     count = separators(text, text[:8].view(np.uint64), 0, len(text), 9, seps)
