@@ -63,16 +63,16 @@ def _is_index(path: str) -> bool:
 
 def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tuple[Any, str | None]:
     """The index to scan with, or None and its file when one index file is used as it is."""
-    from lamsach.indicators.guards import read_allow_list
-    from lamsach.matching.index import IndicatorIndex
-
     for path in iocs + allow:
         if not Path(path).exists():
             raise LogReadError(f"{path}: no such file")
     indexes = [p for p in iocs if _is_index(p)]
     lists = [p for p in iocs if p not in indexes]
     if len(indexes) == 1 and not lists and not allow:
-        return None, indexes[0]  # loaded by the processes that scan
+        return None, indexes[0]  # loaded by the processes that scan, when they need it
+    from lamsach.indicators.guards import read_allow_list
+    from lamsach.matching.index import IndicatorIndex
+
     merged: dict[Any, Any] = {}
 
     def add(indicator: Any) -> None:

@@ -145,10 +145,14 @@ def run_scan(
     inline = [t for t in tasks if alone or t.path == STDIN]
     inline_orders = {t.order for t in inline}
     pooled = [t for t in tasks if t.order not in inline_orders]
+    if index is None and index_path is None:
+        raise ValueError("run_scan needs an index or its file")
+    wanted = _IndexOnDemand(index, index_path)
 
     def collect(result: TaskResult) -> None:
         task = result.task
-        match_handed(result, index, internal, local_matcher)
+        if result.handed is not None:
+            match_handed(result, wanted.get(), internal, local_matcher)
         if task.is_range:
             first = task.header.lines if task.header is not None else 0
             offset = line_offsets.get(task.path, first)
@@ -167,23 +171,16 @@ def run_scan(
             on_hits(result.hits)
 
     local_matcher = matcher or default_matcher()
-    screening = prefilter and any(t.format == zeek_tsv.NAME for t in tasks)
-    # With screening, workers hand the lines they pass on back to this process: it needs the
-    # index (and makes the prefilter once for them all).
-    if index is None and (inline or index_path is None or screening):
-        from lamsach.matching.index import IndicatorIndex
-
-        if index_path is None:
-            raise ValueError("run_scan needs an index or its file")
-        index = IndicatorIndex.load(index_path)
     screen = None
-    if screening and (pooled or _work_bytes(inline) >= SCREEN_MIN_BYTES):
-        from lamsach.matching.fastpath import Screen
-
-        screen = Screen.of(index)
+    if (
+        prefilter
+        and any(t.format == zeek_tsv.NAME for t in tasks)
+        and (pooled or _work_bytes(inline) >= SCREEN_MIN_BYTES)
+    ):
+        screen = _screen(wanted)
     if not pooled:
         for task in inline:
-            collect(scan_task(task, index, internal, local_matcher, on_progress, screen))
+            collect(scan_task(task, wanted.get(), internal, local_matcher, on_progress, screen))
         return report
     temporary = None
     if index_path is None:
@@ -195,7 +192,7 @@ def run_scan(
         for result in _pool_results(
             pooled,
             inline,
-            index,
+            wanted,
             str(index_path),
             internal,
             matcher,
@@ -209,6 +206,31 @@ def run_scan(
         if temporary is not None:
             os.unlink(temporary)
     return report
+
+
+@dataclass
+class _IndexOnDemand:
+    """The index of a scan, loaded from its file the first time this process needs it."""
+
+    index: Any
+    path: str | Path | None
+
+    def get(self) -> Any:
+        if self.index is None:
+            from lamsach.matching.index import IndicatorIndex
+
+            self.index = IndicatorIndex.load(self.path)  # type: ignore[arg-type]
+        return self.index
+
+
+def _screen(wanted: _IndexOnDemand) -> Screen:
+    """The prefilter: as stored in the index file when there is one (made when it was saved),
+    so that screening starts without loading the index; else made from the index."""
+    from lamsach.matching.fastpath import Screen
+    from lamsach.matching.prefilter import Prefilter
+
+    stored = Prefilter.stored(wanted.path) if wanted.index is None and wanted.path else None
+    return Screen(stored) if stored is not None else Screen.of(wanted.get())
 
 
 def _work_bytes(tasks: list[ScanTask]) -> int:
@@ -227,7 +249,7 @@ def _work_bytes(tasks: list[ScanTask]) -> int:
 def _pool_results(
     pooled: list[ScanTask],
     inline: list[ScanTask],
-    index: Any,
+    wanted: _IndexOnDemand,
     index_path: str,
     internal: Any,
     matcher: Matcher | None,
@@ -249,7 +271,7 @@ def _pool_results(
         # Standard input cannot be read from a child process: the parent reads it meanwhile.
         small = screen if screen is not None and _work_bytes(inline) >= SCREEN_MIN_BYTES else None
         for task in inline:
-            yield scan_task(task, index, internal, local_matcher, on_progress, small)
+            yield scan_task(task, wanted.get(), internal, local_matcher, on_progress, small)
         for _ in pooled:
             while True:
                 try:

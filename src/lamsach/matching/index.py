@@ -178,7 +178,11 @@ class IndicatorIndex:
             "counts": self.counts(),
         }
         rows = pa.Table.from_batches(batches, schema=ROW_SCHEMA)
-        write_index_file(path, header, {"rows": rows, "meta": self.meta})
+        # The prefilter goes along, so that a scan can start screening without loading this.
+        from lamsach.matching.prefilter import BLOB, Prefilter
+
+        header["prefilter"], blob = Prefilter.of(self).to_blob()
+        write_index_file(path, header, {"rows": rows, "meta": self.meta}, {BLOB: blob})
 
     @classmethod
     def load(cls, path: str | Path) -> IndicatorIndex:

@@ -1,4 +1,5 @@
-"""The .lsidx file: a magic line, a JSON header and named Arrow IPC streams (zstd-compressed)."""
+"""The .lsidx file: a magic line, a JSON header, named Arrow IPC streams (zstd-compressed) and
+named raw blobs (derived arrays stored for speed, such as the prefilter's)."""
 
 from __future__ import annotations
 
@@ -12,27 +13,35 @@ from typing import Any
 import pyarrow as pa
 
 MAGIC = b"LSIDX\x00v1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: raw blobs besides the Arrow streams
+READABLE_VERSIONS = (1, 2)
 
 
 class IndexFileError(ValueError):
     """A file that is not a readable lamsach index."""
 
 
-def write_index_file(path: str | Path, header: dict[str, Any], tables: dict[str, pa.Table]) -> None:
+def write_index_file(
+    path: str | Path,
+    header: dict[str, Any],
+    tables: dict[str, pa.Table],
+    raw: dict[str, bytes] | None = None,
+) -> None:
     """Write atomically: a crash or full disk never leaves a half-written index in place."""
     path = Path(path)
-    blobs: list[tuple[str, pa.Buffer]] = []
+    blobs: list[tuple[str, str, pa.Buffer]] = []
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     for name, table in tables.items():
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
             writer.write_table(table)
-        blobs.append((name, sink.getvalue()))
+        blobs.append((name, "arrow", sink.getvalue()))
+    for name, data in (raw or {}).items():
+        blobs.append((name, "raw", pa.py_buffer(data)))
     offset = 0
     entries = []
-    for name, blob in blobs:
-        entries.append({"name": name, "offset": offset, "length": blob.size})
+    for name, kind, blob in blobs:
+        entries.append({"name": name, "kind": kind, "offset": offset, "length": blob.size})
         offset += blob.size
     head = json.dumps({**header, "format_version": FORMAT_VERSION, "blobs": entries}).encode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -41,7 +50,7 @@ def write_index_file(path: str | Path, header: dict[str, Any], tables: dict[str,
             out.write(MAGIC)
             out.write(struct.pack("<Q", len(head)))
             out.write(head)
-            for _, blob in blobs:
+            for _, _, blob in blobs:
                 out.write(memoryview(blob))
         os.replace(tmp, path)
     except BaseException:
@@ -50,13 +59,54 @@ def write_index_file(path: str | Path, header: dict[str, Any], tables: dict[str,
 
 
 def read_index_file(path: str | Path) -> tuple[dict[str, Any], dict[str, pa.Table]]:
-    """The header and the tables of an index file."""
+    """The header and the tables (Arrow streams) of an index file."""
     path = Path(path)
     try:
         with path.open("rb") as f:
             data = f.read()
     except OSError as exc:
         raise IndexFileError(f"cannot read index {path}: {exc.strerror or exc}") from None
+    header, base = _header(path, data)
+    body = pa.py_buffer(data)
+    tables = {}
+    try:
+        for entry in header["blobs"]:
+            if base + entry["offset"] + entry["length"] > len(data):
+                raise IndexFileError(f"{path}: index file is truncated")
+            if entry.get("kind", "arrow") == "arrow":
+                blob = body.slice(base + entry["offset"], entry["length"])
+                tables[entry["name"]] = pa.ipc.open_stream(blob).read_all()
+    except (pa.ArrowInvalid, KeyError, TypeError) as exc:
+        raise IndexFileError(f"{path}: damaged index ({exc})") from None
+    return header, tables
+
+
+def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] | None:
+    """The header and one raw blob of an index file, reading only those; None if it has none."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(MAGIC) + 8)
+            if len(head) == len(MAGIC) + 8 and head.startswith(MAGIC):
+                (head_len,) = struct.unpack_from("<Q", head, len(MAGIC))
+                head += f.read(min(head_len, 1 << 26))
+            header, base = _header(path, head)
+            entry = next((e for e in header.get("blobs", []) if e.get("name") == name), None)
+            if entry is None or entry.get("kind") != "raw":
+                return None
+            f.seek(base + int(entry["offset"]))
+            data = f.read(int(entry["length"]))
+    except OSError as exc:
+        raise IndexFileError(f"cannot read index {path}: {exc.strerror or exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexFileError(f"{path}: damaged index ({exc})") from None
+    if len(data) != entry["length"]:
+        raise IndexFileError(f"{path}: index file is truncated")
+    return header, data
+
+
+def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
+    """The header at the start of ``data`` and where the blobs begin."""
     if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 8:
         raise IndexFileError(f"{path} is not a lamsach index (.lsidx) file")
     (head_len,) = struct.unpack_from("<Q", data, len(MAGIC))
@@ -65,20 +115,10 @@ def read_index_file(path: str | Path) -> tuple[dict[str, Any], dict[str, pa.Tabl
         header = json.loads(data[start : start + head_len])
     except ValueError:
         raise IndexFileError(f"{path}: damaged index header") from None
-    if header.get("format_version") != FORMAT_VERSION:
+    if not isinstance(header, dict) or header.get("format_version") not in READABLE_VERSIONS:
+        version = header.get("format_version") if isinstance(header, dict) else None
         raise IndexFileError(
-            f"{path}: index format {header.get('format_version')} is not supported "
-            f"(this lamsach reads format {FORMAT_VERSION}); rebuild it with `lamsach ioc import`"
+            f"{path}: index format {version} is not supported (this lamsach reads formats "
+            f"{', '.join(map(str, READABLE_VERSIONS))}); rebuild it with `lamsach ioc import`"
         )
-    body = pa.py_buffer(data)
-    base = start + head_len
-    tables = {}
-    try:
-        for entry in header["blobs"]:
-            if base + entry["offset"] + entry["length"] > len(data):
-                raise IndexFileError(f"{path}: index file is truncated")
-            blob = body.slice(base + entry["offset"], entry["length"])
-            tables[entry["name"]] = pa.ipc.open_stream(blob).read_all()
-    except (pa.ArrowInvalid, KeyError, TypeError) as exc:
-        raise IndexFileError(f"{path}: damaged index ({exc})") from None
-    return header, tables
+    return header, start + head_len

@@ -9,33 +9,29 @@ decide them exactly as without the prefilter. Like the kernel, it knows nothing 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from lamsach.matching.prefilter_loops import (
-    ADDRESS,
-    ADDRESSES,
-    NAME,
-    NAMES,
-    SKIP,
-    URI,
-    URL_HOST,
-    fill_bloom,
-    gather,
-    screen_block,
-    separators,
-)
-from lamsach.matching.strkeys import basis, string_buffers, string_keys
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from lamsach.matching.index import IndicatorIndex
 
-__all__ = ["ADDRESS", "ADDRESSES", "NAME", "NAMES", "SKIP", "URI", "URL_HOST"]
+# What a field holds. An HTTP host is also the authority of the URL the reader builds from it and
+# the URI, and an absolute URI has a host of its own.
+SKIP, ADDRESS, ADDRESSES, NAME, NAMES, URL_HOST, URI = 0, 1, 2, 3, 4, 5, 6
 _BUCKET_KEYS = 4  # keys per directory bucket on average
+# How names become keys and Bloom bits (strkeys, bloom_bits): a stored prefilter made another
+# way is not used. Change it with either.
+KEY_SCHEME = "fnv1a-from-right/fold32/bloom4x64/1"
+BLOB = "prefilter"  # its blob in an index file
+_ARRAYS = ("names", "blocks", "domains.keys", "domains.directory", "hostnames.keys",
+           "hostnames.directory")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,8 +71,10 @@ class Prefilter:
 
     @classmethod
     def of(cls, index: IndicatorIndex) -> Prefilter:
-        # Here, not at the top: processes that are handed a made Prefilter never load polars.
+        # Here, not at the top: a process handed a made prefilter loads neither polars nor numba
+        # (the compiled loops are imported where they run).
         from lamsach.matching.sections import HASH_SEED, V6_KINDS
+        from lamsach.matching.strkeys import basis, string_keys
 
         listed = index.listed
 
@@ -109,6 +107,82 @@ class Prefilter:
             any_hash=listed.has("md5", "sha1", "sha256"),
             basis=start,
         )
+
+    def to_blob(self) -> tuple[dict[str, Any], bytes]:
+        """Its description (for an index file's header) and its arrays as one blob."""
+        import zstandard
+
+        arrays = [self._array(name) for name in _ARRAYS]
+        data = b"".join(a.tobytes() for a in arrays)
+        meta = {
+            "scheme": KEY_SCHEME,
+            "arrays": [[n, a.dtype.str, len(a)] for n, a in zip(_ARRAYS, arrays, strict=True)],
+            "domains_shift": self.domains.shift,
+            "hostnames_shift": self.hostnames.shift,
+            "flags": [self.any_ip, self.any_v6, self.any_url, self.any_hash],
+            "basis": int(self.basis),
+        }
+        # Compressed: the /24 bitmap alone is 2 MiB, mostly zeros for a small list.
+        return meta | {"blake2b": _digest(meta, data)}, zstandard.compress(data, 3)
+
+    @classmethod
+    def from_blob(cls, meta: dict[str, Any], blob: bytes) -> Prefilter | None:
+        """A prefilter stored by :meth:`to_blob`; None if it was made another way or damaged."""
+        import zstandard
+
+        try:
+            if meta["scheme"] != KEY_SCHEME:
+                return None
+            size = sum(np.dtype(t).itemsize * int(n) for _, t, n in meta["arrays"])
+            if zstandard.frame_content_size(blob) != size:
+                return None  # never trust a damaged frame with the size of an allocation
+            data = zstandard.decompress(blob)
+            described = {k: v for k, v in meta.items() if k != "blake2b"}
+            if meta["blake2b"] != _digest(described, data):
+                return None
+            arrays: dict[str, np.ndarray] = {}
+            at = 0
+            for name, dtype, count in meta["arrays"]:
+                kind = np.dtype(dtype)
+                arrays[name] = np.frombuffer(data, kind, int(count), at).copy()
+                at += kind.itemsize * int(count)
+            any_ip, any_v6, any_url, any_hash = (bool(f) for f in meta["flags"])
+            return cls(
+                names=arrays["names"],
+                domains=KeyTable(
+                    arrays["domains.keys"], arrays["domains.directory"], meta["domains_shift"]
+                ),
+                hostnames=KeyTable(
+                    arrays["hostnames.keys"],
+                    arrays["hostnames.directory"],
+                    meta["hostnames_shift"],
+                ),
+                blocks=arrays["blocks"],
+                any_ip=any_ip,
+                any_v6=any_v6,
+                any_url=any_url,
+                any_hash=any_hash,
+                basis=np.uint64(meta["basis"]),
+            )
+        except (KeyError, TypeError, ValueError, zstandard.ZstdError):
+            return None
+
+    @classmethod
+    def stored(cls, index_path: str | Path) -> Prefilter | None:
+        """The prefilter stored in an index file when it was saved, without loading the index."""
+        from lamsach.matching.index_file import read_raw_blob
+
+        found = read_raw_blob(index_path, BLOB)
+        if found is None:
+            return None
+        header, data = found
+        meta = header.get("prefilter")
+        return cls.from_blob(meta, data) if isinstance(meta, dict) else None
+
+    def _array(self, name: str) -> np.ndarray:
+        owner, _, part = name.partition(".")
+        value = getattr(getattr(self, owner), part) if part else getattr(self, owner)
+        return np.ascontiguousarray(value)
 
     def can_screen(self, has_url: bool, has_hashes: bool) -> bool:
         """Whether the indicators a log's fields could match are all ones the pass looks for."""
@@ -146,6 +220,8 @@ def screen(
     ``base`` is uint8 and starts at an 8-byte boundary in memory (a file mapping, a bytes object),
     so that it can be read eight bytes at a time. Byte spans in the result are in ``base``.
     """
+    from lamsach.matching.prefilter_loops import screen_block, separators
+
     words = base[: len(base) // 8 * 8].view(np.uint64)
     seps = np.empty(min(end - begin + 1, (end - begin) // 4 + 64), dtype=np.int64)
     nseps = separators(base, words, begin, end, layout.separator, seps)
@@ -171,13 +247,23 @@ def screen(
     return Screened(lines, records, spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy())
 
 
+def _digest(meta: dict[str, Any], data: bytes) -> str:
+    described = json.dumps(meta, sort_keys=True).encode()
+    return hashlib.blake2b(described + data, digest_size=16).hexdigest()
+
+
 def gather_lines(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
     """The given lines of a block, each ended by a newline, as one text."""
+    from lamsach.matching.prefilter_loops import gather
+
     return bytes(gather(block, starts, ends))
 
 
 def make_bloom(values: list[pa.Array], start: np.uint64) -> np.ndarray:
     """A Bloom filter of strings (about 16 bits each, 4 per string, in one 64-bit word)."""
+    from lamsach.matching.prefilter_loops import fill_bloom
+    from lamsach.matching.strkeys import string_buffers
+
     total = sum(len(v) for v in values)
     words = 1 << max(3, int(np.ceil(np.log2(max(total, 1) / 4))))
     bloom = np.zeros(words, dtype=np.uint64)

@@ -11,11 +11,9 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from lamsach.matching.prefilter import ADDRESS, ADDRESSES, NAME, NAMES, SKIP, URI, URL_HOST
 from lamsach.matching.strkeys import fold, step
 
-# What a field holds. An HTTP host is also the authority of the URL the reader builds from it and
-# the URI, and an absolute URI has a host of its own.
-SKIP, ADDRESS, ADDRESSES, NAME, NAMES, URL_HOST, URI = 0, 1, 2, 3, 4, 5, 6
 # What a look-up asks: is this IPv4 in a listed /24, is this name's parent a listed domain, is
 # this whole name a listed domain or host name.
 _IP, _PARENT, _WHOLE = 0, 1, 2

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamsach.matching.prefilter_loops import NAME, gather, screen_block, separators
+from lamsach.matching.prefilter import NAME
+from lamsach.matching.prefilter_loops import gather, screen_block, separators
 from lamsach.matching.strkeys import basis
 
 
