@@ -223,17 +223,22 @@ def screen(
     from lamsach.matching.prefilter_loops import screen_block, separators
 
     words = base[: len(base) // 8 * 8].view(np.uint64)
-    seps = np.empty(min(end - begin + 1, (end - begin) // 4 + 64), dtype=np.int64)
-    nseps = separators(base, words, begin, end, layout.separator, seps)
-    if nseps < 0:
-        seps = np.empty(end - begin + 8, dtype=np.int64)
-        nseps = separators(base, words, begin, end, layout.separator, seps)
+    room = min(end - begin + 1, (end - begin) // 4 + 64)
+    while True:
+        seps = np.empty(room, dtype=np.int64)
+        newlines = np.empty(room + 1, dtype=np.int64)
+        newlines[0] = 1
+        nseps = separators(base, words, begin, end, layout.separator, seps, newlines)
+        if nseps >= 0:
+            break
+        room = end - begin + 8  # a block of nothing but separators
     out = np.empty(1024, dtype=np.int64)
     wanted = np.flatnonzero(layout.read | (layout.kinds != SKIP)).astype(np.int64)
     nulls = [np.frombuffer(n, np.uint8).copy() for n in layout.nulls] + [np.empty(0, np.uint8)] * 2
     while True:
         lines, records, found = screen_block(
-            base, begin, end, seps, nseps, layout.fields, layout.set_separator, layout.kinds,
+            base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,
+            layout.kinds,
             wanted, layout.read, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,

@@ -131,13 +131,13 @@ def _address(
     kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
 ) -> int:  # fmt: skip
     """Look-ups for an address field; _SUSPECT when the line must go to the reader anyway."""
+    address = _ipv4(block, s, e)
+    if address >= 0:
+        return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
     for j in range(s, e):
         if block[j] == _COLON:
             return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else count
-    address = _ipv4(block, s, e)
-    if address < 0:
-        return count  # not an address: nothing can match it
-    return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
+    return count  # not an address: nothing can match it
 
 
 _SLOW = -2  # a name the one-pass hashing cannot take
@@ -324,19 +324,21 @@ def _zero_bytes(x: np.uint64) -> np.uint64:
 
 @numba.njit(cache=True, nogil=True)
 def separators(
-    base: np.ndarray, words: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray
+    base: np.ndarray, words: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray,
+    newlines: np.ndarray,
 ) -> int:
     """Positions in ``base[begin:end]`` of the separators (p) and newlines (~p) into ``out``.
 
     Eight bytes at a time (``words`` is ``base`` seen as uint64); returns how many there are,
-    or -1 when ``out`` is too small.
+    or -1 when ``out`` is too small. Where the newlines are in ``out`` goes to ``newlines``
+    from its item 1 on, its item 0 counting up from 1 (so a line's end is found at once).
     """
     sep = np.uint64(separator) * _ONES
     newline = np.uint64(_NEWLINE) * _ONES
     head = begin  # the first 8-byte boundary
     while head < end and (head % 8 != 0 or head // 8 >= len(words)):
         head += 1
-    count = _byte_by_byte(base, begin, head, separator, out, 0)
+    count = _byte_by_byte(base, begin, head, separator, out, 0, newlines)
     if count < 0:
         return count
     w = head // 8
@@ -351,16 +353,22 @@ def separators(
             while mask:
                 at = trailing_zeros(mask)  # type: ignore[call-arg,var-annotated]
                 position = w * 8 + np.int64(at >> np.uint64(3))
-                out[count] = ~position if (lines >> at) & np.uint64(1) else position
+                if (lines >> at) & np.uint64(1):
+                    out[count] = ~position
+                    newlines[newlines[0]] = count
+                    newlines[0] += 1
+                else:
+                    out[count] = position
                 count += 1
                 mask &= mask - np.uint64(1)
         w += 1
-    return _byte_by_byte(base, max(head, w * 8), end, separator, out, count)
+    return _byte_by_byte(base, max(head, w * 8), end, separator, out, count, newlines)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _byte_by_byte(
-    base: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray, count: int
+    base: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray, count: int,
+    newlines: np.ndarray,
 ) -> int:
     """separators() one byte at a time, for the unaligned ends; -1 (no room) stays -1."""
     if count < 0:
@@ -370,14 +378,20 @@ def _byte_by_byte(
         if c in (separator, _NEWLINE):
             if count == len(out):
                 return -1
-            out[count] = ~p if c == _NEWLINE else p
+            if c == _NEWLINE:
+                out[count] = ~p
+                newlines[newlines[0]] = count
+                newlines[0] += 1
+            else:
+                out[count] = p
             count += 1
     return count
 
 
 @numba.njit(cache=True, nogil=True)
 def screen_block(
-    base: np.ndarray, begin: int, end: int, seps: np.ndarray, nseps: int, fields: int,
+    base: np.ndarray, begin: int, end: int, seps: np.ndarray, nseps: int, newlines: np.ndarray,
+    fields: int,
     set_separator: int, field_kinds: np.ndarray, wanted: np.ndarray, read: np.ndarray,
     null1: np.ndarray, null2: np.ndarray, any_ip: bool, any_v6: bool, start: np.uint64,
     bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray, dom_dir: np.ndarray,
@@ -387,7 +401,8 @@ def screen_block(
     """(lines, ordinary lines that cannot match, lines passed on) of ``base[begin:end]``.
 
     The block holds whole lines (the last may lack its newline); ``seps`` are the positions of
-    its separators (p) and newlines (~p). Only the ``wanted`` fields (read or looked up) of a
+    its separators (p) and newlines (~p), ``newlines`` where the newlines are among them (as
+    ``separators`` gives them). Only the ``wanted`` fields (read or looked up) of a
     line are visited. The passed lines are written to ``out`` as (line number in the block,
     start, end) triples while there is room; the caller grows ``out`` and calls again when the
     count says it was too small.
@@ -403,16 +418,20 @@ def screen_block(
     found = 0
     pos = begin
     i = 0  # the first separator of the line
+    line = 1  # the next newline in ``newlines`` (its first item is their count + 1)
     while pos < end:
         taken = 0
         count = 0
         while pos < end and taken < _LINES and count < _PROBES // 2:
             line_start = pos
             # The line's end: its newline, or the block's end for a last line without one.
-            k = i
-            while k < nseps and seps[k] >= 0:
-                k += 1
-            line_end = ~seps[k] if k < nseps else end
+            if line < newlines[0]:
+                k = newlines[line]
+                line_end = ~seps[k]
+            else:
+                k = nseps
+                line_end = end
+            line += 1
             odd = k - i != fields - 1 or line_end == line_start or base[pos] == _HASH
             if not odd:
                 present = False  # some field the reader takes is not null

@@ -25,7 +25,8 @@ def _load_compiled_loops() -> None:
     bloom = np.zeros(8, dtype=np.uint64)
     text = np.frombuffer(bytearray(b"a.example\t1\n"), dtype=np.uint8)
     seps = np.empty(16, dtype=np.int64)
-    count = separators(text, text[:8].view(np.uint64), 0, len(text), 9, seps)
+    newlines = np.ones(17, dtype=np.int64)
+    count = separators(text, text[:8].view(np.uint64), 0, len(text), 9, seps, newlines)
     keys = np.empty(0, dtype=np.uint32)
     directory = np.zeros(3, dtype=np.int32)
     kinds = np.array([NAME, 0], dtype=np.int8)
@@ -33,7 +34,7 @@ def _load_compiled_loops() -> None:
     nulls = np.frombuffer(b"-", dtype=np.uint8).copy(), np.frombuffer(b"(empty)", np.uint8).copy()
     out = np.empty(30, dtype=np.int64)
     screen_block(
-        text, 0, len(text), seps, count, 2, 44, kinds, np.arange(2, dtype=np.int64), read,
+        text, 0, len(text), seps, count, newlines, 2, 44, kinds, np.arange(2, dtype=np.int64), read,
         nulls[0], nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys,
         directory, 31, keys, directory, 31, out,
     )  # fmt: skip
