@@ -324,7 +324,12 @@ def _zero_bytes(x: np.uint64) -> np.uint64:
 
 @numba.njit(cache=True, nogil=True)
 def separators(
-    base: np.ndarray, words: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray,
+    base: np.ndarray,
+    words: np.ndarray,
+    begin: int,
+    end: int,
+    separator: int,
+    out: np.ndarray,
     newlines: np.ndarray,
 ) -> int:
     """Positions in ``base[begin:end]`` of the separators (p) and newlines (~p) into ``out``.
@@ -367,7 +372,12 @@ def separators(
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _byte_by_byte(
-    base: np.ndarray, begin: int, end: int, separator: int, out: np.ndarray, count: int,
+    base: np.ndarray,
+    begin: int,
+    end: int,
+    separator: int,
+    out: np.ndarray,
+    count: int,
     newlines: np.ndarray,
 ) -> int:
     """separators() one byte at a time, for the unaligned ends; -1 (no room) stays -1."""
