@@ -170,7 +170,11 @@ def run_scan(
         if on_hits is not None and result.hits.num_rows:
             on_hits(result.hits)
 
-    local_matcher = matcher or default_matcher()
+    def local_matcher(batch: pa.RecordBatch, index: Any, internal: Any) -> pa.Table:
+        # The kernel (and polars with it) is imported when a batch is first matched here.
+        matched: pa.Table = (matcher or default_matcher())(batch, index, internal)
+        return matched
+
     screen = None
     if (
         prefilter

@@ -1,15 +1,25 @@
-"""Imported once by the server that scan workers are forked from: the compiled loops.
+"""Imported once by the server that scan workers are forked from: what a worker runs.
 
-numba and the machine code of the loops a worker runs load here once, so that a forked worker
-starts with them (the prefilter itself is made by the parent and handed to the workers).
-Only what is safe to fork is loaded: no polars, no Arrow (they run threads of their own, which a
-fork would not copy); each worker imports those itself.
+numba, the machine code of the loops, Arrow and the scanning modules load here once, so that a
+forked worker starts with them (the prefilter itself is made by the parent and handed over).
+A fork copies only the thread that calls it, so the server must run no other: numpy's BLAS and
+Arrow's allocator are told to start none, and polars (which always does) is left to the workers.
 """
 
 from __future__ import annotations
 
+import os
+
+# Before numpy and pyarrow are imported; inherited by the workers.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ["JE_ARROW_MALLOC_CONF"] = "background_thread:false"
+
 import numpy as np
 
+# The modules a worker runs, Arrow with them.
+import lamsach.matching.direction
+import lamsach.matching.engine_local
+import lamsach.matching.fastpath  # noqa: F401
 from lamsach.matching.prefilter import NAME
 from lamsach.matching.prefilter_loops import gather, screen_block, separators
 from lamsach.matching.strkeys import basis
