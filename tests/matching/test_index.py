@@ -280,3 +280,61 @@ def test_an_index_written_before_files_were_kept_still_loads(tmp_path: Path) -> 
     # Saved again, it is an index of today's shape.
     loaded.save(tmp_path / "again.lsidx")
     assert "files" in read_index_file(tmp_path / "again.lsidx")[1]["meta"].column_names
+
+
+def test_stored_name_keys_are_used_as_they_were_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "i.lsidx"
+    built = IndicatorIndex.build(sample())
+    built.save(path)
+    computed = sections.compute_keys
+
+    def no_names(kind: str, values: pa.Array) -> np.ndarray:
+        assert kind not in sections.STRING_KINDS, "name keys are stored with the index"
+        return computed(kind, values)
+
+    monkeypatch.setattr("lamsach.matching.index.compute_keys", no_names)
+    loaded = IndicatorIndex.load(path)
+    for mine, theirs in zip(loaded.sections, built.sections, strict=True):
+        assert np.array_equal(mine.keys, theirs.keys)
+    assert [i.value for i in loaded.lookup("a.c2.bad.org")] == ["c2.bad.org"]
+
+
+def test_damaged_stored_keys_are_recomputed(tmp_path: Path) -> None:
+    from lamsach.matching.index_file import read_index_blobs, write_index_file
+
+    good = tmp_path / "good.lsidx"
+    IndicatorIndex.build(sample()).save(good)
+    header, tables, raw = read_index_blobs(good)
+    keys = bytearray(raw["keys"])
+    keys[0] ^= 0xFF
+    bad = tmp_path / "bad.lsidx"
+    write_index_file(bad, header, tables, {**raw, "keys": bytes(keys)})
+    loaded = IndicatorIndex.load(bad)
+    assert [i.value for i in loaded.lookup("a.c2.bad.org")] == ["c2.bad.org"]
+    assert as_tuples(list(loaded.indicators())) == as_tuples(sample())
+
+
+def test_loading_an_index_and_matching_a_few_lines_needs_no_numba(tmp_path: Path) -> None:
+    # A scan's parent matches only the few lines its workers pass on: numba (half a second to
+    # load) stays out of it.
+    import subprocess
+    import sys
+
+    path = tmp_path / "i.lsidx"
+    IndicatorIndex.build(sample()).save(path)
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from lamsach.matching.index import IndicatorIndex\n"
+        "from lamsach.matching.kernel import match_batch\n"
+        "from lamsach.matching.direction import DEFAULT_INTERNAL\n"
+        "from lamsach.logs.schema import LOG_SCHEMA\n"
+        f"index = IndicatorIndex.load({str(path)!r})\n"
+        "rows = [{'src_ip': '10.0.0.5', 'host': 'a.c2.bad.org', 'line': 1}]\n"
+        "batch = pa.RecordBatch.from_pylist(rows, schema=LOG_SCHEMA)\n"
+        "print(match_batch(batch, index, DEFAULT_INTERNAL).num_rows, 'numba' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "False"]

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lamsach.matching.prefilter_loops import gather, separators
-from lamsach.matching.strkeys import basis, string_keys_of_buffers
+from lamsach.matching.strkeys import basis, string_keys_by_numpy
+from lamsach.matching.strkeys_loops import string_keys_of_buffers
 
 TEXT = st.lists(st.sampled_from([b"\t", b"\n", b"a", b"1", b".", b"\xff", b"\x00", b"\x09\x0a"]))
 
@@ -57,6 +58,17 @@ def test_keys_are_fnv1a_read_from_the_right() -> None:
     expected = (h ^ (h >> 32)) & 0xFFFFFFFF
     data = np.frombuffer(text, dtype=np.uint8)
     assert string_keys_of_buffers(np.array([0, 8]), data, basis(0)).tolist() == [expected]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=30), st.integers(0, 2**62))
+def test_keys_by_numpy_equal_the_compiled_loop(strings: list[bytes], seed: int) -> None:
+    # Small arrays are hashed by numpy (no numba in a process that matches a few lines): the
+    # keys must be the index's own.
+    offsets = np.cumsum([0] + [len(x) for x in strings]).astype(np.int64)
+    data = np.frombuffer(b"".join(strings), dtype=np.uint8)
+    compiled = string_keys_of_buffers(offsets, data, basis(seed))
+    assert string_keys_by_numpy(offsets, data, basis(seed)).tolist() == compiled.tolist()
 
 
 def test_gather_ends_every_line_with_a_newline() -> None:

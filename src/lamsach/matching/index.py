@@ -18,17 +18,26 @@ import pyarrow as pa
 from lamsach import __version__
 from lamsach.indicators.model import Indicator, IndicatorType
 from lamsach.logs.schema import TIME
-from lamsach.matching.index_file import IndexFileError, read_index_file, write_index_file
+from lamsach.matching import sections as section_rules
+from lamsach.matching.index_file import (
+    IndexFileError,
+    pack_arrays,
+    read_index_blobs,
+    unpack_arrays,
+    write_index_file,
+)
 from lamsach.matching.matcher import Matcher
 from lamsach.matching.observed import classify_query
 from lamsach.matching.sections import (
     KINDS,
+    STRING_KINDS,
     V4_KINDS,
     BadValue,
     Section,
     compute_keys,
     sort_order,
 )
+from lamsach.matching.strkeys import NAME_KEYS
 
 ROLES = ("listed", "allow")
 
@@ -81,6 +90,26 @@ def kind_of(indicator: Indicator) -> str:
     return t.value
 
 
+def _ascending(keys: np.ndarray) -> bool:
+    return len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1]))
+
+
+def _stored_keys(meta: Any, data: bytes | None) -> dict[tuple[str, str], np.ndarray]:
+    """The name keys stored in an index file, if made the way this version makes them."""
+    if not isinstance(meta, dict) or data is None:
+        return {}
+    if meta.get("scheme") != NAME_KEYS or meta.get("seed") != section_rules.HASH_SEED:
+        return {}
+    arrays = unpack_arrays(meta, data)
+    if arrays is None or len(arrays) != len(meta.get("sections", ())):
+        return {}
+    return {
+        (str(role), str(kind)): keys
+        for (role, kind), keys in zip(meta["sections"], arrays, strict=True)
+        if kind in STRING_KINDS and keys.dtype == np.uint32
+    }
+
+
 def _as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -95,8 +124,12 @@ class IndicatorIndex:
         parts: list[tuple[str, str, pa.StringArray, np.ndarray]],
         meta: pa.Table,
         built_at: datetime,
+        known_keys: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
-        """From (role, kind, values, metadata ids) per section, in ROLES then KINDS order."""
+        """From (role, kind, values, metadata ids) per section, in ROLES then KINDS order.
+
+        ``known_keys``: the sorted keys of some sections, as stored with them (not recomputed).
+        """
         self.built_at = built_at
         self.meta = meta
         self._meta_rows: list[dict[str, Any]] = meta.to_pylist()
@@ -106,8 +139,12 @@ class IndicatorIndex:
         meta_parts: list[np.ndarray] = []
         start = 0
         for role, kind, values, metas in parts:
-            keys = compute_keys(kind, values)
-            order = sort_order(kind, keys)
+            keys = (known_keys or {}).get((role, kind))
+            if keys is not None and len(keys) == len(values) and _ascending(keys):
+                order = None
+            else:
+                keys = compute_keys(kind, values)
+                order = sort_order(kind, keys)
             if order is not None:
                 keys, metas = keys[order], metas[order]
                 if kind not in V4_KINDS:
@@ -182,12 +219,26 @@ class IndicatorIndex:
         from lamsach.matching.prefilter import BLOB, Prefilter
 
         header["prefilter"], blob = Prefilter.of(self).to_blob()
-        write_index_file(path, header, {"rows": rows, "meta": self.meta}, {BLOB: blob})
+        # And the keys of the names, which take the load most of its time to compute.
+        named = [(r, k, sec) for (r, k, _), sec in zip(self.layout, self.sections, strict=True)
+                 if k in STRING_KINDS]  # fmt: skip
+        described = {
+            "scheme": NAME_KEYS,
+            "seed": section_rules.HASH_SEED,
+            "sections": [[role, kind] for role, kind, _ in named],
+        }
+        header["keys"], keys = pack_arrays(described, [sec.keys for _, _, sec in named])
+        tables = {"rows": rows, "meta": self.meta}
+        write_index_file(path, header, tables, {BLOB: blob, "keys": keys})
 
     @classmethod
     def load(cls, path: str | Path) -> IndicatorIndex:
-        """Read an index written by :meth:`save` (keys are recomputed, never trusted)."""
-        header, tables = read_index_file(path)
+        """Read an index written by :meth:`save`.
+
+        The keys of names stored with it are used when they were made with today's hash and
+        match their digest; otherwise (and for every other kind) they are recomputed.
+        """
+        header, tables, raw = read_index_blobs(path)
         rows = tables.pop("rows")
         parts = []
         seen: set[tuple[str, str]] = set()
@@ -209,7 +260,8 @@ class IndicatorIndex:
         del rows
         try:
             meta = _with_files(tables["meta"])
-            return cls(parts, meta, datetime.fromisoformat(header["built_at"]))
+            known = _stored_keys(header.get("keys"), raw.get("keys"))
+            return cls(parts, meta, datetime.fromisoformat(header["built_at"]), known)
         except (BadValue, KeyError, ValueError, pa.ArrowException) as exc:
             raise IndexFileError(f"{path}: damaged index ({exc})") from None
 

@@ -3,6 +3,7 @@ named raw blobs (derived arrays stored for speed, such as the prefilter's)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 MAGIC = b"LSIDX\x00v1"
@@ -60,6 +62,14 @@ def write_index_file(
 
 def read_index_file(path: str | Path) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """The header and the tables (Arrow streams) of an index file."""
+    header, tables, _ = read_index_blobs(path)
+    return header, tables
+
+
+def read_index_blobs(
+    path: str | Path,
+) -> tuple[dict[str, Any], dict[str, pa.Table], dict[str, bytes]]:
+    """The header, the tables (Arrow streams) and the raw blobs of an index file."""
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -69,16 +79,19 @@ def read_index_file(path: str | Path) -> tuple[dict[str, Any], dict[str, pa.Tabl
     header, base = _header(path, data)
     body = pa.py_buffer(data)
     tables = {}
+    raw = {}
     try:
         for entry in header["blobs"]:
-            if base + entry["offset"] + entry["length"] > len(data):
+            at, length = base + entry["offset"], entry["length"]
+            if at + length > len(data):
                 raise IndexFileError(f"{path}: index file is truncated")
             if entry.get("kind", "arrow") == "arrow":
-                blob = body.slice(base + entry["offset"], entry["length"])
-                tables[entry["name"]] = pa.ipc.open_stream(blob).read_all()
+                tables[entry["name"]] = pa.ipc.open_stream(body.slice(at, length)).read_all()
+            else:
+                raw[entry["name"]] = data[at : at + length]
     except (pa.ArrowInvalid, KeyError, TypeError) as exc:
         raise IndexFileError(f"{path}: damaged index ({exc})") from None
-    return header, tables
+    return header, tables, raw
 
 
 def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] | None:
@@ -122,3 +135,32 @@ def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
             f"{', '.join(map(str, READABLE_VERSIONS))}); rebuild it with `lamsach ioc import`"
         )
     return header, start + head_len
+
+
+def digest(meta: dict[str, Any], data: bytes) -> str:
+    """The digest a stored blob of derived arrays is checked with (its description and bytes)."""
+    described = json.dumps(meta, sort_keys=True).encode()
+    return hashlib.blake2b(described + data, digest_size=16).hexdigest()
+
+
+def pack_arrays(meta: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], bytes]:
+    """Arrays as one blob and their description (``meta`` with their types, sizes and digest)."""
+    data = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+    described = meta | {"arrays": [[a.dtype.str, len(a)] for a in arrays]}
+    return described | {"blake2b": digest(described, data)}, data
+
+
+def unpack_arrays(meta: dict[str, Any], data: bytes) -> list[np.ndarray] | None:
+    """The arrays :func:`pack_arrays` packed; None when they do not match their digest."""
+    try:
+        described = {k: v for k, v in meta.items() if k != "blake2b"}
+        if meta["blake2b"] != digest(described, data):
+            return None
+        arrays, at = [], 0
+        for dtype, count in meta["arrays"]:
+            kind = np.dtype(dtype)
+            arrays.append(np.frombuffer(data, kind, int(count), at).copy())
+            at += kind.itemsize * int(count)
+        return arrays if at == len(data) else None
+    except (KeyError, TypeError, ValueError):
+        return None

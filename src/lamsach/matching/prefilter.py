@@ -9,13 +9,13 @@ decide them exactly as without the prefilter. Like the kernel, it knows nothing 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from lamsach.matching.strkeys import NAME_KEYS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 SKIP, ADDRESS, ADDRESSES, NAME, NAMES, URL_HOST, URI = 0, 1, 2, 3, 4, 5, 6
 _BUCKET_KEYS = 4  # keys per directory bucket on average
 # How names become keys and Bloom bits (strkeys, bloom_bits): a stored prefilter made another
-# way is not used. Change it with either.
-KEY_SCHEME = "fnv1a-from-right/fold32/bloom4x64/1"
+# way is not used. Change it with bloom_bits.
+KEY_SCHEME = f"{NAME_KEYS}/bloom4x64/1"
 BLOB = "prefilter"  # its blob in an index file
 _ARRAYS = ("names", "blocks", "domains.keys", "domains.directory", "hostnames.keys",
            "hostnames.directory")  # fmt: skip
@@ -112,52 +112,44 @@ class Prefilter:
         """Its description (for an index file's header) and its arrays as one blob."""
         import zstandard
 
-        arrays = [self._array(name) for name in _ARRAYS]
-        data = b"".join(a.tobytes() for a in arrays)
+        from lamsach.matching.index_file import pack_arrays
+
         meta = {
             "scheme": KEY_SCHEME,
-            "arrays": [[n, a.dtype.str, len(a)] for n, a in zip(_ARRAYS, arrays, strict=True)],
-            "domains_shift": self.domains.shift,
-            "hostnames_shift": self.hostnames.shift,
+            "shifts": [self.domains.shift, self.hostnames.shift],
             "flags": [self.any_ip, self.any_v6, self.any_url, self.any_hash],
             "basis": int(self.basis),
         }
+        meta, data = pack_arrays(meta, [self._array(name) for name in _ARRAYS])
         # Compressed: the /24 bitmap alone is 2 MiB, mostly zeros for a small list.
-        return meta | {"blake2b": _digest(meta, data)}, zstandard.compress(data, 3)
+        return meta, zstandard.compress(data, 3)
 
     @classmethod
     def from_blob(cls, meta: dict[str, Any], blob: bytes) -> Prefilter | None:
         """A prefilter stored by :meth:`to_blob`; None if it was made another way or damaged."""
         import zstandard
 
+        from lamsach.matching.index_file import unpack_arrays
+
         try:
             if meta["scheme"] != KEY_SCHEME:
                 return None
-            size = sum(np.dtype(t).itemsize * int(n) for _, t, n in meta["arrays"])
+            size = sum(np.dtype(t).itemsize * int(n) for t, n in meta["arrays"])
             if zstandard.frame_content_size(blob) != size:
                 return None  # never trust a damaged frame with the size of an allocation
-            data = zstandard.decompress(blob)
-            described = {k: v for k, v in meta.items() if k != "blake2b"}
-            if meta["blake2b"] != _digest(described, data):
+            arrays = unpack_arrays(meta, zstandard.decompress(blob))
+            if arrays is None:
                 return None
-            arrays: dict[str, np.ndarray] = {}
-            at = 0
-            for name, dtype, count in meta["arrays"]:
-                kind = np.dtype(dtype)
-                arrays[name] = np.frombuffer(data, kind, int(count), at).copy()
-                at += kind.itemsize * int(count)
+            found = dict(zip(_ARRAYS, arrays, strict=True))
+            domain_shift, host_shift = (int(x) for x in meta["shifts"])
             any_ip, any_v6, any_url, any_hash = (bool(f) for f in meta["flags"])
+            domains = KeyTable(found["domains.keys"], found["domains.directory"], domain_shift)
+            hosts = KeyTable(found["hostnames.keys"], found["hostnames.directory"], host_shift)
             return cls(
-                names=arrays["names"],
-                domains=KeyTable(
-                    arrays["domains.keys"], arrays["domains.directory"], meta["domains_shift"]
-                ),
-                hostnames=KeyTable(
-                    arrays["hostnames.keys"],
-                    arrays["hostnames.directory"],
-                    meta["hostnames_shift"],
-                ),
-                blocks=arrays["blocks"],
+                names=found["names"],
+                domains=domains,
+                hostnames=hosts,
+                blocks=found["blocks"],
                 any_ip=any_ip,
                 any_v6=any_v6,
                 any_url=any_url,
@@ -250,11 +242,6 @@ def screen(
         out = np.empty(3 * found + 3, dtype=np.int64)
     spans = out[: 3 * found].reshape(-1, 3) if found else np.empty((0, 3), np.int64)
     return Screened(lines, records, spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy())
-
-
-def _digest(meta: dict[str, Any], data: bytes) -> str:
-    described = json.dumps(meta, sort_keys=True).encode()
-    return hashlib.blake2b(described + data, digest_size=16).hexdigest()
 
 
 def gather_lines(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:

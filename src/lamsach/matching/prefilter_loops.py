@@ -12,7 +12,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from lamsach.matching.prefilter import ADDRESS, ADDRESSES, NAME, NAMES, SKIP, URI, URL_HOST
-from lamsach.matching.strkeys import fold, step
+from lamsach.matching.strkeys_loops import fold, step
 
 # What a look-up asks: is this IPv4 in a listed /24, is this name's parent a listed domain, is
 # this whole name a listed domain or host name.

@@ -2,14 +2,14 @@
 
 Reading from the right means that, while a host name is hashed, the key of every parent name
 (``evil.com`` inside ``a.b.evil.com``) is passed on the way; the prefilter probes them all in one
-pass. The loops are compiled with numba.
+pass. Big arrays are hashed by a loop compiled with numba (``strkeys_loops``); small ones, as a
+scan's few passed lines, by numpy, so that a process matching only those never loads numba.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 
 if TYPE_CHECKING:
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 FNV_PRIME = np.uint64(0x100000001B3)
 FNV_BASIS = 0xCBF29CE484222325
+SMALL = 20_000  # strings hashed by numpy rather than by the compiled loop
+# How a string becomes its key: keys stored with another scheme are recomputed. Change it with
+# the hash.
+NAME_KEYS = "fnv1a-from-right/fold32/1"
 
 
 def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -39,32 +43,26 @@ def basis(seed: int) -> np.uint64:
     return np.uint64((FNV_BASIS ^ seed) & 0xFFFFFFFFFFFFFFFF)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def fold(h: np.uint64) -> np.uint32:
-    """The 32-bit key of a 64-bit running hash."""
-    return np.uint32((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF))
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def step(h: np.uint64, byte: np.uint8) -> np.uint64:
-    return (h ^ np.uint64(byte)) * FNV_PRIME
-
-
-@numba.njit(cache=True, nogil=True)
-def string_keys_of_buffers(offsets: np.ndarray, data: np.ndarray, start: np.uint64) -> np.ndarray:
-    n = len(offsets) - 1
-    out = np.empty(n, dtype=np.uint32)
-    for i in range(n):
-        h = start
-        for j in range(offsets[i + 1] - 1, offsets[i] - 1, -1):
-            h = step(h, data[j])
-        out[i] = fold(h)
-    return out
-
-
 def string_keys(values: pa.Array, seed: int) -> np.ndarray:
     """The key of every string of an Arrow array (nulls hash like empty strings)."""
     if len(values) == 0:
         return np.empty(0, dtype=np.uint32)
     offsets, data = string_buffers(values)
-    return string_keys_of_buffers(offsets, data, basis(seed))
+    if len(values) <= SMALL:
+        return string_keys_by_numpy(offsets, data, basis(seed))
+    from lamsach.matching.strkeys_loops import string_keys_of_buffers
+
+    keys: np.ndarray = string_keys_of_buffers(offsets, data, basis(seed))
+    return keys
+
+
+def string_keys_by_numpy(offsets: np.ndarray, data: np.ndarray, start: np.uint64) -> np.ndarray:
+    """The keys of the strings of (offsets, bytes), a byte position at a time over all of them."""
+    ends = offsets[1:]
+    lengths = ends - offsets[:-1]
+    h = np.full(len(lengths), start, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for back in range(1, int(lengths.max(initial=0)) + 1):
+            live = np.flatnonzero(lengths >= back)
+            h[live] = (h[live] ^ data[ends[live] - back].astype(np.uint64)) * FNV_PRIME
+    return ((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
