@@ -8,6 +8,7 @@ scan's few passed lines, by numpy, so that a process matching only those never l
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 FNV_PRIME = np.uint64(0x100000001B3)
 FNV_BASIS = 0xCBF29CE484222325
-SMALL = 20_000  # strings hashed by numpy rather than by the compiled loop
+SMALL = 4096  # at most this many strings are hashed by numpy where numba is not loaded yet
+_LOOPS = "lamsach.matching.strkeys_loops"
 # How a string becomes its key: keys stored with another scheme are recomputed. Change it with
 # the hash.
 NAME_KEYS = "fnv1a-from-right/fold32/1"
@@ -48,7 +50,9 @@ def string_keys(values: pa.Array, seed: int) -> np.ndarray:
     if len(values) == 0:
         return np.empty(0, dtype=np.uint32)
     offsets, data = string_buffers(values)
-    if len(values) <= SMALL:
+    if len(values) <= SMALL and _LOOPS not in sys.modules:
+        # Slower a string, but loading numba costs half a second, which a process matching a
+        # few lines (a scan's parent) never makes up; once loaded, the loop is used for all.
         return string_keys_by_numpy(offsets, data, basis(seed))
     from lamsach.matching.strkeys_loops import string_keys_of_buffers
 
