@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
+import struct
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +17,7 @@ from lamsach.cli.app import app
 from lamsach.indicators.model import Indicator, IndicatorType
 from lamsach.matching import engine, engine_local
 from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.index_file import MAGIC
 from lamsach.matching.output import read_hits
 
 HEADER = (
@@ -179,6 +182,29 @@ def test_errors_exit_2(tmp_path: Path, index_file: Path) -> None:
     assert mixed.exit_code == 2
     assert "unrecognised log format" in mixed.stderr
     assert read_hits(out).num_rows == 1
+
+
+def test_a_damaged_index_is_one_clear_error(
+    tmp_path: Path, index_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = write_log(tmp_path / "dns.log", *[CLEAN] * 500, HIT)
+    monkeypatch.setattr(engine_local, "INLINE_BYTES", 0)  # worker processes even for this
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 1000)  # and several ranges
+    data = index_file.read_bytes()
+    cut = tmp_path / "cut.lsidx"
+    cut.write_bytes(data[: len(data) - 10])  # a copy that stopped short
+    result = invoke(log, "--ioc", cut, "--workers", "2")
+    assert result.exit_code == 2
+    assert result.stderr.count("truncated") == 1, result.stderr  # said once, not per range
+    spoiled = tmp_path / "spoiled.lsidx"
+    (size,) = struct.unpack_from("<Q", data, len(MAGIC))
+    base = len(MAGIC) + 8 + size
+    rows = next(e for e in json.loads(data[len(MAGIC) + 8 : base])["blobs"] if e["name"] == "rows")
+    middle = base + rows["offset"] + rows["length"] // 2  # inside the indicators themselves
+    spoiled.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :])
+    result = invoke(log, "--ioc", spoiled, "--workers", "2")
+    assert result.exit_code == 2
+    assert "damaged index" in result.stderr
 
 
 def test_raw_list_allow_list_and_internal_networks(tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ def load_indicators(iocs: list[str], allow: list[str], console: Console) -> tupl
     indexes = [p for p in iocs if _is_index(p)]
     lists = [p for p in iocs if p not in indexes]
     if len(indexes) == 1 and not lists and not allow:
+        from lamsach.matching.index_file import check_index_file
+
+        check_index_file(indexes[0])  # a cut file is said at once, not by every worker
         return None, indexes[0]  # loaded by the processes that scan, when they need it
     from lamsach.indicators.guards import read_allow_list
     from lamsach.matching.index import IndicatorIndex
@@ -156,6 +159,7 @@ def scan(
     """
     from lamsach.matching.engine import plan_tasks
     from lamsach.matching.engine_local import ScanReport, run_scan
+    from lamsach.matching.index_file import IndexFileError
 
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
@@ -224,6 +228,8 @@ def scan(
             progress.update(bar, completed=total or 0, records=report.records, hits=report.hits)
     except KeyboardInterrupt:
         raise _fail(console, "interrupted") from None
+    except IndexFileError as exc:  # damage the first look at the index could not see
+        raise _fail(console, str(exc)) from None
     except Exception as exc:  # any failure must exit 2, never look like "hits found"
         raise _fail(console, f"scan failed: {exc!r}") from exc
     finally:

@@ -73,7 +73,7 @@ def _init_worker(
 
         internal = InternalNetworks(internal)
     # The index is loaded (about half a second) only when a batch must be matched here: the lines
-    # a screened task passes on go back to the parent, which has the index loaded already.
+    # a screened task passes on go back to the parent, which loads the index once for all.
     _WORKER.update(index_path=index_path, internal=internal, matcher=matcher, progress=progress)
     _WORKER["screen"] = screen
 

@@ -43,7 +43,8 @@ def write_index_file(
     offset = 0
     entries = []
     for name, kind, blob in blobs:
-        entries.append({"name": name, "kind": kind, "offset": offset, "length": blob.size})
+        entry = {"name": name, "kind": kind, "offset": offset, "length": blob.size}
+        entries.append(entry | {"blake2b": _checksum(memoryview(blob))})
         offset += blob.size
     head = json.dumps({**header, "format_version": FORMAT_VERSION, "blobs": entries}).encode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
@@ -85,13 +86,38 @@ def read_index_blobs(
             at, length = base + entry["offset"], entry["length"]
             if at + length > len(data):
                 raise IndexFileError(f"{path}: index file is truncated")
+            whole = _whole(entry, memoryview(data)[at : at + length])
             if entry.get("kind", "arrow") == "arrow":
+                if not whole:
+                    raise IndexFileError(f"{path}: damaged index ({entry['name']}: checksum)")
                 tables[entry["name"]] = pa.ipc.open_stream(body.slice(at, length)).read_all()
-            else:
+            elif whole:  # a damaged blob of derived arrays is left out: they are made again
                 raw[entry["name"]] = data[at : at + length]
     except (pa.ArrowInvalid, KeyError, TypeError) as exc:
         raise IndexFileError(f"{path}: damaged index ({exc})") from None
     return header, tables, raw
+
+
+def check_index_file(path: str | Path) -> None:
+    """Raise IndexFileError unless the file is an index of a readable format, whole (every blob
+    its header lists is within it); cheap: only the header is read."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(MAGIC) + 8)
+            if len(head) == len(MAGIC) + 8 and head.startswith(MAGIC):
+                (head_len,) = struct.unpack_from("<Q", head, len(MAGIC))
+                head += f.read(min(head_len, 1 << 26))
+            size = os.fstat(f.fileno()).st_size
+    except OSError as exc:
+        raise IndexFileError(f"cannot read index {path}: {exc.strerror or exc}") from None
+    header, base = _header(path, head)
+    try:
+        end = max((base + int(e["offset"]) + int(e["length"]) for e in header["blobs"]), default=0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexFileError(f"{path}: damaged index ({exc})") from None
+    if end > size:
+        raise IndexFileError(f"{path}: index file is truncated")
 
 
 def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] | None:
@@ -115,7 +141,7 @@ def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] |
         raise IndexFileError(f"{path}: damaged index ({exc})") from None
     if len(data) != entry["length"]:
         raise IndexFileError(f"{path}: index file is truncated")
-    return header, data
+    return (header, data) if _whole(entry, memoryview(data)) else None
 
 
 def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
@@ -135,6 +161,15 @@ def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
             f"{', '.join(map(str, READABLE_VERSIONS))}); rebuild it with `lamsach ioc import`"
         )
     return header, start + head_len
+
+
+def _checksum(data: memoryview) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _whole(entry: dict[str, Any], data: memoryview) -> bool:
+    """Whether a blob has the checksum written with it (files of format 1 have none)."""
+    return "blake2b" not in entry or entry["blake2b"] == _checksum(data)
 
 
 def digest(meta: dict[str, Any], data: bytes) -> str:
