@@ -32,10 +32,9 @@ def test_separators_eight_bytes_at_a_time_equal_one_by_one(
     base = np.frombuffer(data, dtype=np.uint8)
     begin = min(cut[0], len(data))
     end = max(begin, len(data) - cut[1])
-    words = base[: len(base) // 8 * 8].view(np.uint64)
     out = np.empty(len(data) + 8, dtype=np.int64)
     newlines = np.ones(len(out) + 1, dtype=np.int64)
-    count = separators(base, words, begin, end, sep, out, newlines)
+    count = separators(base, begin, end, sep, out, newlines)
     assert out[:count].tolist() == naive_separators(data, begin, end, sep)
     # ... and where the newlines are among them.
     at = newlines[1 : newlines[0]].tolist()
@@ -46,8 +45,8 @@ def test_separators_say_when_there_is_no_room() -> None:
     data = np.frombuffer(b"\t" * 64, dtype=np.uint8)
     out = np.empty(10, dtype=np.int64)
     newlines = np.ones(11, dtype=np.int64)
-    assert separators(data, data.view(np.uint64), 0, 64, 9, out, newlines) == -1
-    assert separators(data, data.view(np.uint64), 3, 12, 9, out, newlines) == 9
+    assert separators(data, 0, 64, 9, out, newlines) == -1
+    assert separators(data, 3, 12, 9, out, newlines) == 9
 
 
 def test_keys_are_fnv1a_read_from_the_right() -> None:

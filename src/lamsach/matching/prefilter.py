@@ -209,18 +209,16 @@ def screen(
 ) -> Screened:
     """Pass over ``base[begin:end]``, a block of whole lines (the last may lack its newline).
 
-    ``base`` is uint8 and starts at an 8-byte boundary in memory (a file mapping, a bytes object),
-    so that it can be read eight bytes at a time. Byte spans in the result are in ``base``.
+    ``base`` is uint8; byte spans in the result are in ``base``.
     """
     from lamsach.matching.prefilter_loops import screen_block, separators
 
-    words = base[: len(base) // 8 * 8].view(np.uint64)
     room = min(end - begin + 1, (end - begin) // 4 + 64)
     while True:
         seps = np.empty(room, dtype=np.int64)
         newlines = np.empty(room + 1, dtype=np.int64)
         newlines[0] = 1
-        nseps = separators(base, words, begin, end, layout.separator, seps, newlines)
+        nseps = separators(base, begin, end, layout.separator, seps, newlines)
         if nseps >= 0:
             break
         room = end - begin + 8  # a block of nothing but separators
