@@ -223,13 +223,14 @@ def screen(
             break
         room = end - begin + 8  # a block of nothing but separators
     out = np.empty(1024, dtype=np.int64)
-    wanted = np.flatnonzero(layout.read | (layout.kinds != SKIP)).astype(np.int64)
+    taken = np.flatnonzero(layout.read).astype(np.int64)
+    looked = np.flatnonzero(layout.kinds != SKIP).astype(np.int64)
     nulls = [np.frombuffer(n, np.uint8).copy() for n in layout.nulls] + [np.empty(0, np.uint8)] * 2
     while True:
         lines, records, found = screen_block(
             base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,
             layout.kinds,
-            wanted, layout.read, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
+            taken, looked, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
             prefilter.hostnames.directory, prefilter.hostnames.shift, out,

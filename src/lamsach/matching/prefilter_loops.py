@@ -14,7 +14,7 @@ from numba.core import types
 from numba.core.extending import intrinsic
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from lamsach.matching.prefilter import ADDRESS, ADDRESSES, NAME, NAMES, SKIP, URI, URL_HOST
+from lamsach.matching.prefilter import ADDRESS, ADDRESSES, NAME, NAMES, URI, URL_HOST
 from lamsach.matching.strkeys_loops import fold, step
 
 # What a look-up asks: is this IPv4 in a listed /24, is this name's parent a listed domain, is
@@ -410,9 +410,9 @@ def _byte_by_byte(
 @numba.njit(cache=True, nogil=True)
 def screen_block(
     base: np.ndarray, begin: int, end: int, seps: np.ndarray, nseps: int, newlines: np.ndarray,
-    fields: int,
-    set_separator: int, field_kinds: np.ndarray, wanted: np.ndarray, read: np.ndarray,
-    null1: np.ndarray, null2: np.ndarray, any_ip: bool, any_v6: bool, start: np.uint64,
+    fields: int, set_separator: int, field_kinds: np.ndarray, taken_fields: np.ndarray,
+    looked_fields: np.ndarray, null1: np.ndarray, null2: np.ndarray, any_ip: bool,
+    any_v6: bool, start: np.uint64,
     bloom: np.ndarray, blocks: np.ndarray, dom_keys: np.ndarray, dom_dir: np.ndarray,
     dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray, host_shift: int,
     out: np.ndarray,
@@ -421,8 +421,9 @@ def screen_block(
 
     The block holds whole lines (the last may lack its newline); ``seps`` are the positions of
     its separators (p) and newlines (~p), ``newlines`` where the newlines are among them (as
-    ``separators`` gives them). Only the ``wanted`` fields (read or looked up) of a
-    line are visited. The passed lines are written to ``out`` as (line number in the block,
+    ``separators`` gives them). Of a line, only the fields the reader takes (``taken_fields``)
+    are visited, until one is not null, and those looked up (``looked_fields``, by
+    ``field_kinds``). The passed lines are written to ``out`` as (line number in the block,
     start, end) triples while there is room; the caller grows ``out`` and calls again when the
     count says it was too small.
     """
@@ -453,23 +454,25 @@ def screen_block(
             line += 1
             odd = k - i != fields - 1 or line_end == line_start or base[pos] == _HASH
             if not odd:
-                present = False  # some field the reader takes is not null
-                before = count
-                for f in wanted:
+                # As the reader drops a line whose fields it takes are all null, it is odd too.
+                odd = True
+                for f in taken_fields:
                     s = line_start if f == 0 else seps[i + f - 1] + 1
                     e = line_end if f == fields - 1 else seps[i + f]
-                    if read[f] and not present:
-                        present = not (
-                            e == s or _equal(base, s, e, null1) or _equal(base, s, e, null2)
-                        )
-                    kind = field_kinds[f]
-                    if kind != SKIP:
-                        count = _field(base, s, e, kind, set_separator, taken, any_ip, any_v6,
-                                       start, kinds, values, probe_lines, count)  # fmt: skip
-                        if count == _SUSPECT:
-                            break
-                # Odd too: values to normalise, or (as the reader drops them) all null.
-                odd = count == _SUSPECT or not present
+                    if not (e == s or _equal(base, s, e, null1) or _equal(base, s, e, null2)):
+                        odd = False
+                        break
+            if not odd:
+                before = count
+                for f in looked_fields:
+                    s = line_start if f == 0 else seps[i + f - 1] + 1
+                    e = line_end if f == fields - 1 else seps[i + f]
+                    count = _field(base, s, e, field_kinds[f], set_separator, taken, any_ip,
+                                   any_v6, start, kinds, values, probe_lines, count)  # fmt: skip
+                    if count == _SUSPECT:
+                        break
+                # Odd too: values to normalise.
+                odd = count == _SUSPECT
                 if odd:
                     count = before
             suspect[taken] = odd

@@ -40,13 +40,13 @@ def _load_compiled_loops() -> None:
     keys = np.empty(0, dtype=np.uint32)
     directory = np.zeros(3, dtype=np.int32)
     kinds = np.array([NAME, 0], dtype=np.int8)
-    read = np.ones(2, dtype=np.bool_)
+    fields = np.arange(2, dtype=np.int64)
     nulls = np.frombuffer(b"-", dtype=np.uint8).copy(), np.frombuffer(b"(empty)", np.uint8).copy()
     out = np.empty(30, dtype=np.int64)
     screen_block(
-        text, 0, len(text), seps, count, newlines, 2, 44, kinds, np.arange(2, dtype=np.int64), read,
-        nulls[0], nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys,
-        directory, 31, keys, directory, 31, out,
+        text, 0, len(text), seps, count, newlines, 2, 44, kinds, fields, fields[:1], nulls[0],
+        nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys, directory, 31,
+        keys, directory, 31, out,
     )  # fmt: skip
     gather(text, np.array([0], dtype=np.int64), np.array([9], dtype=np.int64))
 
