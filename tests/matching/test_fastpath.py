@@ -330,3 +330,35 @@ def test_workers_hand_passed_lines_back_with_the_same_results(
         assert handed == []  # the workers matched every passed line themselves
     else:
         assert len(handed) == 4 and all(handed)  # every task left them to this process
+
+
+def test_workers_hand_back_the_lines_of_compressed_logs_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, index: IndicatorIndex
+) -> None:
+    # A compressed log is one task read as a stream: its passed lines come back the same way.
+    plain = make_log(tmp_path / "dns.log", "dns", 1500, 31)
+    packed = tmp_path / "dns2.log.gz"
+    packed.write_bytes(gzip.compress(make_log(tmp_path / "dns2.log", "dns", 1500, 32).read_bytes()))
+    index_file = tmp_path / "index.lsidx"
+    index.save(index_file)
+
+    def run(prefilter: bool, workers: int) -> tuple[list, dict]:
+        tasks, errors = plan_tasks([str(plain), str(packed)], parts=2, min_split=64)
+        assert not errors
+        found: list[pa.Table] = []
+        report = run_scan(tasks, None, DEFAULT_INTERNAL, workers=workers, index_path=index_file,
+                          on_hits=found.append, prefilter=prefilter)  # fmt: skip
+        return sorted(pa.concat_tables(found).to_pylist(), key=repr), _stats(report)
+
+    expected = run(prefilter=False, workers=1)
+    handed: list[str] = []
+    original = engine_local.match_handed
+
+    def spy(result, *args):  # type: ignore[no-untyped-def]
+        handed.append(result.task.path)
+        original(result, *args)
+
+    monkeypatch.setattr(engine_local, "INLINE_BYTES", 0)
+    monkeypatch.setattr(engine_local, "match_handed", spy)
+    assert run(prefilter=True, workers=2) == expected
+    assert str(packed) in handed and str(plain) in handed

@@ -7,6 +7,7 @@ process imports its own and reads the indicators.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -25,7 +26,12 @@ def main() -> None:
         prepare_workers()
     from lamsach.cli.app import app
 
-    app()
+    try:
+        app()
+    finally:
+        # The command is done (its files closed): spare the exit a last walk of every object
+        # (0.06 s with Arrow, polars and numba loaded, a tenth of a small scan).
+        gc.freeze()
 
 
 def big_scan(argv: list[str]) -> bool:
