@@ -9,7 +9,7 @@ import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -104,10 +104,7 @@ def check_index_file(path: str | Path) -> None:
     path = Path(path)
     try:
         with path.open("rb") as f:
-            head = f.read(len(MAGIC) + 8)
-            if len(head) == len(MAGIC) + 8 and head.startswith(MAGIC):
-                (head_len,) = struct.unpack_from("<Q", head, len(MAGIC))
-                head += f.read(min(head_len, 1 << 26))
+            head = _read_head(f)
             size = os.fstat(f.fileno()).st_size
     except OSError as exc:
         raise IndexFileError(f"cannot read index {path}: {exc.strerror or exc}") from None
@@ -125,11 +122,7 @@ def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] |
     path = Path(path)
     try:
         with path.open("rb") as f:
-            head = f.read(len(MAGIC) + 8)
-            if len(head) == len(MAGIC) + 8 and head.startswith(MAGIC):
-                (head_len,) = struct.unpack_from("<Q", head, len(MAGIC))
-                head += f.read(min(head_len, 1 << 26))
-            header, base = _header(path, head)
+            header, base = _header(path, _read_head(f))
             entry = next((e for e in header.get("blobs", []) if e.get("name") == name), None)
             if entry is None or entry.get("kind") != "raw":
                 return None
@@ -142,6 +135,15 @@ def read_raw_blob(path: str | Path, name: str) -> tuple[dict[str, Any], bytes] |
     if len(data) != entry["length"]:
         raise IndexFileError(f"{path}: index file is truncated")
     return (header, data) if _whole(entry, memoryview(data)) else None
+
+
+def _read_head(f: BinaryIO) -> bytes:
+    """The magic line, the header's length and the header (at most 64 MiB of it) of a file."""
+    head = f.read(len(MAGIC) + 8)
+    if len(head) == len(MAGIC) + 8 and head.startswith(MAGIC):
+        (head_len,) = struct.unpack_from("<Q", head, len(MAGIC))
+        head += f.read(min(head_len, 1 << 26))
+    return head
 
 
 def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
