@@ -158,3 +158,22 @@ def test_byte_order_marks_and_utf16_are_decoded(tmp_path: Path) -> None:
         ]
         assert hosts == ["evil.example", "ok.example"], name
         assert stats.skipped_total == 0, name
+
+
+def test_detecting_formats_loads_no_polars(tmp_path: Path) -> None:
+    # The scan command plans its work (detects every file's format) before its workers are
+    # ready; polars (0.1 s to import) is loaded only by the readers that use it.
+    import subprocess
+    import sys
+
+    log = tmp_path / "conn.log"
+    log.write_text("#separator \\x09\n#fields\tts\tid.orig_h\n#types\ttime\taddr\n1.0\t10.0.0.1\n")
+    code = (
+        "import sys\n"
+        "from lamsach.logs.formats import all_formats\n"
+        "from lamsach.logs.reader import detect_format\n"
+        f"print(detect_format({str(log)!r}).name, len(all_formats()) > 10, 'polars' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["zeek-tsv", "True", "False"]

@@ -94,6 +94,8 @@ def all_formats() -> tuple[LogFormat, ...]:
     """Every registered format, in sniffing order."""
     found: list[LogFormat] = []
     for module_info in pkgutil.iter_modules(__path__):
+        if module_info.name.startswith("_"):
+            continue  # helpers of the formats, imported by them when they need them
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         fmt = getattr(module, "FORMAT", None)
         if isinstance(fmt, LogFormat):

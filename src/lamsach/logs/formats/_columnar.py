@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from lamsach.logs.formats import ReadContext
 from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS, RowBuffer, ip_or_none
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_CHUNK_CHARS = 32 * 1024 * 1024
 _MAX_NESTING = 1000
@@ -160,18 +162,24 @@ def has_non_text(schema: pa.Schema, *paths: tuple[str, ...]) -> bool:
 
 def port_expr(expr: pl.Expr) -> pl.Expr:
     """``to_port`` as a column expression: an integer from 0 to 65535, else null."""
+    import polars as pl  # here: detecting a format must not load polars
+
     number = expr.cast(pl.Int64, strict=False)
     return pl.when((number >= 0) & (number <= 65535)).then(number).cast(pl.Int32)
 
 
 def host_expr(expr: pl.Expr) -> pl.Expr:
     """The per-line ``clean_host`` as a column expression: trimmed, no trailing dot, lower."""
+    import polars as pl  # here: detecting a format must not load polars
+
     cleaned = expr.str.strip_chars().str.strip_chars_end(".").str.to_lowercase()
     return pl.when(cleaned != "").then(cleaned)
 
 
 def ips_expr(expr: pl.Expr) -> pl.Expr:
     """Only the addresses of a list of answer values; null when none is left."""
+    import polars as pl  # here: detecting a format must not load polars
+
     kept = expr.list.eval(pl.element().filter(pl.element().str.contains(IP_PATTERN)))
     return pl.when(kept.list.len() > 0).then(kept)
 
@@ -183,6 +191,8 @@ _IPV4_FULL = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
 def ip_series(values: pl.Series) -> pl.Series:
     """``ip_or_none`` over a column: dotted quads checked by regex, only the (few distinct)
     other values in Python."""
+    import polars as pl  # here: detecting a format must not load polars
+
     others = values.filter(~values.str.contains(r"^[0-9.]+$")).unique().drop_nulls()
     mapping = {text: ip_or_none(text) for text in others}
     return (

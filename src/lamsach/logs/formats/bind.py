@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import IO, Any
 
-import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
@@ -144,6 +143,8 @@ def _fast_chunk(
 ) -> pa.Table | None:
     """Plain query-log lines (named's own stamp, no syslog header) read by column with one
     polars regex; every other line of the chunk goes through the per-line parser."""
+    import polars as pl  # here: detecting a format must not load polars
+
     frame = (
         pl.Series("text", lines, dtype=pl.String)
         .str.extract_groups(_PLAIN_QUERY)

@@ -10,9 +10,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -32,6 +31,9 @@ from lamsach.logs.formats._rows import (
 )
 from lamsach.logs.formats._syslog import to_micros
 from lamsach.logs.schema import batch_from_columns
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAPPABLE = (
     "time",
@@ -229,6 +231,8 @@ def _fast_chunk(
 ) -> pa.RecordBatch | None:
     """A chunk without quotes or blank lines read by Arrow's CSV reader and mapped by column;
     None (read per line) when Arrow cannot take it exactly."""
+    import polars as pl  # here: detecting a format must not load polars
+
     if any('"' in line or not line.strip() for line in lines):
         return None
     names = [f"c{i}" for i in range(layout.width)]

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
@@ -141,6 +140,8 @@ def _line_row(line: str, line_no: int, stats: ReadStats) -> tuple[Any, ...] | No
 def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table | None:
     """Native lines whose target is a plain URL or ``CONNECT host:port`` read by column with
     polars regexes; every other line of the chunk goes through the per-line parser."""
+    import polars as pl  # here: detecting a format must not load polars
+
     frame = (
         pl.Series("text", lines, dtype=pl.String)
         .str.extract_groups("^" + _NATIVE.pattern)

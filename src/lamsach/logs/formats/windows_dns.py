@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
 from typing import IO, Any
 
-import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
@@ -161,6 +160,8 @@ def fast_chunk(
     """The chunk read by column: the PACKET regex over all lines at once, times and addresses
     worked out once per distinct value. Called through ``attempt``: any surprise means the
     chunk is read per line."""
+    import polars as pl  # here: detecting a format must not load polars
+
     frame = (
         pl.Series("text", lines, dtype=pl.String)
         .str.extract_groups("^" + _PACKET.pattern)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import pyarrow as pa
@@ -19,7 +19,6 @@ from lamsach.logs.formats._rows import (
     to_int,
     to_port,
 )
-from lamsach.logs.formats._zeek_json_fast import fast_batch
 
 COLUMNS = (
     "time",
@@ -219,6 +218,13 @@ def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator
         yield row
 
 
+def _fast_reader(ctx: ReadContext) -> Callable[[list[str], int], Any]:
+    # Imported here: it needs polars, which detecting a format must not load.
+    from lamsach.logs.formats._zeek_json_fast import fast_batch
+
+    return lambda lines, first: fast_batch(lines, first, ctx.file)
+
+
 def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
     """Batches of a Zeek JSON stream; ``fast`` tries each chunk with Arrow first."""
     return read_chunks(
@@ -226,7 +232,7 @@ def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator
         ctx,
         COLUMNS,
         lambda lines, first: _read_lines(lines, first, ctx.stats),
-        (lambda lines, first: fast_batch(lines, first, ctx.file)) if fast else None,
+        _fast_reader(ctx) if fast else None,
     )
 
 
