@@ -366,45 +366,30 @@ def separators(
                 return -1
             while mask:
                 at = trailing_zeros(mask)
-                position = p + np.int64(at)
-                if (lines >> at) & np.uint64(1):
-                    out[count] = ~position
-                    newlines[newlines[0]] = count
-                    newlines[0] += 1
-                else:
-                    out[count] = position
+                _note(out, count, p + np.int64(at), (lines >> at) & np.uint64(1), newlines)
                 count += 1
                 mask &= mask - np.uint64(1)
         p += _CHUNK
-    return _byte_by_byte(base, p, end, separator, out, count, newlines)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _byte_by_byte(
-    base: np.ndarray,
-    begin: int,
-    end: int,
-    separator: int,
-    out: np.ndarray,
-    count: int,
-    newlines: np.ndarray,
-) -> int:
-    """separators() one byte at a time, for the unaligned ends; -1 (no room) stays -1."""
-    if count < 0:
-        return count
-    for p in range(begin, end):
-        c = base[p]
+    # The last bytes, fewer than a chunk, one at a time.
+    for q in range(p, end):
+        c = base[q]
         if c in (separator, _NEWLINE):
             if count == len(out):
                 return -1
-            if c == _NEWLINE:
-                out[count] = ~p
-                newlines[newlines[0]] = count
-                newlines[0] += 1
-            else:
-                out[count] = p
+            _note(out, count, q, c == _NEWLINE, newlines)
             count += 1
     return count
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _note(out: np.ndarray, count: int, position: int, newline: bool, newlines: np.ndarray) -> None:
+    """Write a separator (p) or a newline (~p) at ``out[count]``, noting where newlines go."""
+    if newline:
+        out[count] = ~position
+        newlines[newlines[0]] = count
+        newlines[0] += 1
+    else:
+        out[count] = position
 
 
 @numba.njit(cache=True, nogil=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
@@ -187,21 +187,17 @@ def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator
         yield row
 
 
-def _fast_reader(ctx: ReadContext) -> Callable[[list[str], int], Any]:
+def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
+    """Batches of an EVE stream; ``fast`` tries each chunk with Arrow first."""
     # Imported here: it needs polars, which detecting a format must not load.
     from lamsach.logs.formats._suricata_fast import fast_batch
 
-    return lambda lines, first: fast_batch(lines, first, ctx.file, ctx.stats)
-
-
-def read_lines(stream: IO[Any], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
-    """Batches of an EVE stream; ``fast`` tries each chunk with Arrow first."""
     return read_chunks(
         stream,
         ctx,
         COLUMNS,
         lambda lines, first: _read_lines(lines, first, ctx.stats),
-        _fast_reader(ctx) if fast else None,
+        (lambda lines, first: fast_batch(lines, first, ctx.file, ctx.stats)) if fast else None,
     )
 
 
