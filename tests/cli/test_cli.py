@@ -37,6 +37,13 @@ def test_a_big_scan_is_known_before_the_commands_are_loaded(tmp_path: Path) -> N
     assert not big_scan(["scan", str(big), "-w1"])
     assert not big_scan(["ioc", "import", str(big)])
     assert not big_scan([])
+    # Folders are walked for it too, until enough is found.
+    folder = tmp_path / "logs" / "2026-11-28"
+    folder.mkdir(parents=True)
+    (folder / "small.log").write_text("x\n")
+    assert not big_scan(["scan", str(tmp_path / "logs"), "-w", "2"])
+    big.rename(folder / "big.log")
+    assert big_scan(["scan", str(tmp_path / "logs"), "-w", "2"])
 
 
 def test_big_scan_knows_every_option_of_scan_that_takes_a_value() -> None:

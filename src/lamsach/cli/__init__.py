@@ -7,6 +7,7 @@ process imports its own and reads the indicators.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -51,7 +52,25 @@ def big_scan(argv: list[str]) -> bool:
             workers = int(arg[2:])
         elif not arg.startswith("-"):
             logs.append(arg)
-    if workers < 2:
-        return False
-    size = sum(os.path.getsize(p) for p in logs if os.path.isfile(p))
-    return size >= EARLY_WORKERS_BYTES
+    return workers > 1 and _bytes_at_least(logs, EARLY_WORKERS_BYTES)
+
+
+def _bytes_at_least(paths: list[str], enough: int, most_entries: int = 10_000) -> bool:
+    """Whether the files named, and those in the folders named, hold ``enough`` bytes: counted
+    until they do (a folder of many small files is not walked to its end)."""
+    total = 0
+    seen = 0
+    for path in paths:
+        if os.path.isfile(path):
+            total += os.path.getsize(path)
+        elif os.path.isdir(path):
+            for folder, _, names in os.walk(path):
+                for name in names:
+                    seen += 1
+                    with contextlib.suppress(OSError):  # gone meanwhile: the scan will say so
+                        total += os.path.getsize(os.path.join(folder, name))
+                    if total >= enough or seen >= most_entries:
+                        return total >= enough
+        if total >= enough:
+            return True
+    return False
