@@ -10,6 +10,7 @@ decide them exactly as without the prefilter. Like the kernel, it knows nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,6 +193,24 @@ class LineLayout:
     read: np.ndarray  # bool per field: the reader takes it (a line with all of them null is odd)
     nulls: tuple[bytes, ...]  # the spellings of a null value
 
+    # What the compiled pass is given, made once per log rather than once per block.
+    @cached_property
+    def taken(self) -> np.ndarray:
+        """The fields the reader takes."""
+        return np.flatnonzero(self.read).astype(np.int64)
+
+    @cached_property
+    def looked(self) -> np.ndarray:
+        """The fields whose values are looked up."""
+        return np.flatnonzero(self.kinds != SKIP).astype(np.int64)
+
+    @cached_property
+    def null_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two spellings of a null value as byte arrays (an empty one where there is none)."""
+        arrays = [np.frombuffer(n, np.uint8).copy() for n in self.nulls[:2]]
+        arrays += [np.empty(0, np.uint8)] * (2 - len(arrays))
+        return arrays[0], arrays[1]
+
 
 @dataclass(frozen=True)
 class Screened:
@@ -223,14 +242,12 @@ def screen(
             break
         room = end - begin + 8  # a block of nothing but separators
     out = np.empty(1024, dtype=np.int64)
-    taken = np.flatnonzero(layout.read).astype(np.int64)
-    looked = np.flatnonzero(layout.kinds != SKIP).astype(np.int64)
-    nulls = [np.frombuffer(n, np.uint8).copy() for n in layout.nulls] + [np.empty(0, np.uint8)] * 2
+    null1, null2 = layout.null_arrays
     while True:
         lines, records, found = screen_block(
             base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,
-            layout.kinds,
-            taken, looked, nulls[0], nulls[1], prefilter.any_ip, prefilter.any_v6,
+            layout.kinds, layout.taken, layout.looked, null1, null2, prefilter.any_ip,
+            prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
             prefilter.hostnames.directory, prefilter.hostnames.shift, out,
