@@ -230,7 +230,7 @@ def screen(
 
     ``base`` is uint8; byte spans in the result are in ``base``.
     """
-    from lamsach.matching.prefilter_loops import screen_block, separators
+    from lamsach.matching.prefilter_loops import scratch, screen_block, separators
 
     room = min(end - begin + 1, (end - begin) // 4 + 64)
     while True:
@@ -243,6 +243,7 @@ def screen(
         room = end - begin + 8  # a block of nothing but separators
     out = np.empty(1024, dtype=np.int64)
     null1, null2 = layout.null_arrays
+    working = scratch()
     while True:
         lines, records, found = screen_block(
             base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,
@@ -250,7 +251,7 @@ def screen(
             prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
-            prefilter.hostnames.directory, prefilter.hostnames.shift, out,
+            prefilter.hostnames.directory, prefilter.hostnames.shift, out, *working,
         )  # fmt: skip
         if found <= len(out) // 3:
             break

@@ -21,7 +21,7 @@ import lamsach.matching.direction
 import lamsach.matching.engine_local
 import lamsach.matching.fastpath  # noqa: F401
 from lamsach.matching.prefilter import NAME
-from lamsach.matching.prefilter_loops import gather, screen_block, separators
+from lamsach.matching.prefilter_loops import gather, scratch, screen_block, separators
 from lamsach.matching.strkeys import basis
 
 
@@ -46,7 +46,7 @@ def _load_compiled_loops() -> None:
     screen_block(
         text, 0, len(text), seps, count, newlines, 2, 44, kinds, fields, fields[:1], nulls[0],
         nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys, directory, 31,
-        keys, directory, 31, out,
+        keys, directory, 31, out, *scratch(),
     )  # fmt: skip
     gather(text, np.array([0], dtype=np.int64), np.array([9], dtype=np.int64))
 
