@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lamsach.matching.prefilter_loops import gather, separators
+from lamsach.matching.prefilter_loops import _ipv4, gather, separators
 from lamsach.matching.strkeys import basis, string_keys_by_numpy
 from lamsach.matching.strkeys_loops import string_keys_of_buffers
 
@@ -74,3 +76,28 @@ def test_gather_ends_every_line_with_a_newline() -> None:
     data = np.frombuffer(b"one\ntwo\nthree", dtype=np.uint8)
     got = gather(data, np.array([0, 8], dtype=np.int64), np.array([3, 13], dtype=np.int64))
     assert bytes(got) == b"one\nthree\n"
+
+
+def python_ipv4(text: str) -> int:
+    try:
+        return int(ipaddress.IPv4Address(text))
+    except ValueError:
+        return -1
+
+
+@settings(max_examples=3000, deadline=None)  # the first call loads the compiled loop
+@given(st.text(alphabet="0123456789.", max_size=20) | st.text(max_size=16))
+@example("0.0.0.0")
+@example("255.255.255.255")
+@example("256.1.1.1")
+@example("01.2.3.4")
+@example("1.2.3.00")
+@example("1.2.3")
+@example("1.2.3.4.5")
+@example("1..2.3")
+@example("1.2.3.4.")
+@example("0001.2.3.4")
+@example("1.2.3.99999999999999")
+def test_ipv4_reads_what_ipaddress_reads(text: str) -> None:
+    data = np.frombuffer(("x" + text + "\t").encode(), dtype=np.uint8).copy()
+    assert _ipv4(data, 1, len(data) - 1) == python_ipv4(text)

@@ -80,32 +80,37 @@ def gather(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarra
 
 @numba.njit(**_HELPER)
 def _ipv4(block: np.ndarray, s: int, e: int) -> int:
-    """The IPv4 address in ``block[s:e]`` in strict dotted decimal (as the kernel reads), or -1."""
+    """The IPv4 address in ``block[s:e]`` in strict dotted decimal (as the kernel reads), or -1.
+
+    A part is checked at its dot or the end, so that a digit costs one branch.
+    """
+    if e - s > 15:
+        return -1  # longer than any address (and no part can overflow below)
     value = 0
     part = 0
-    digits = 0  # of the current part
+    first = s  # of the current part
     dots = 0
-    zero = False  # the current part starts with 0
     for j in range(s, e):
-        c = int(block[_u(j)]) - 48
-        if 0 <= c <= 9:
-            zero = zero or (digits == 0 and c == 0)
-            part = part * 10 + c
-            digits += 1
-        else:
-            # Only at a dot or the end is a part checked: one branch a digit.
-            if c != _DOT - 48 or digits == 0 or digits > 3 or part > 255 or dots == 3:
-                return -1
-            if zero and digits > 1:
-                return -1  # a leading zero: not an address to the kernel
+        digit = int(block[_u(j)]) - 48
+        if 0 <= digit <= 9:
+            part = part * 10 + digit
+        elif digit == _DOT - 48 and dots < 3 and _part(block, first, j, part):
             value = value * 256 + part
             part = 0
-            digits = 0
+            first = j + 1
             dots += 1
-            zero = False
-    if digits == 0 or digits > 3 or part > 255 or dots != 3 or (zero and digits > 1):
+        else:
+            return -1
+    if dots != 3 or not _part(block, first, e, part):
         return -1
     return value * 256 + part
+
+
+@numba.njit(**_HELPER)
+def _part(block: np.ndarray, s: int, e: int, value: int) -> bool:
+    # One to three digits up to 255, without a leading zero (the kernel reads no other).
+    n = e - s
+    return 1 <= n <= 3 and value <= 255 and (n == 1 or block[_u(s)] != 48)
 
 
 @numba.njit(**_HELPER)
@@ -155,6 +160,14 @@ def _address(
 
 
 _SLOW = -2  # a name the one-pass hashing cannot take
+# Bytes of a name by what the hashing does with them (a table: one load, not three compares).
+_PLAIN_BYTE, _DOT_BYTE, _ODD_BYTE = 0, 1, 2
+_BYTE_KIND = np.zeros(256, dtype=np.uint8)
+_BYTE_KIND[_DOT] = _DOT_BYTE
+_BYTE_KIND[[_COLON, _BRACKET]] = _ODD_BYTE
+_BYTE_KIND[128:] = _ODD_BYTE
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
 
 
 @numba.njit(**_HELPER)
@@ -177,13 +190,12 @@ def _hash_name(
     h = start
     for j in range(e - 1, s - 1, -1):
         c = block[_u(j)]
-        if c == _DOT:
+        kind = _BYTE_KIND[c]
+        if kind == _DOT_BYTE:
             count = _add(count, _PARENT, h, line, kinds, values, lines)
-        elif c >= 128 or c == _BRACKET or c == _COLON:  # noqa: SIM109
+        elif kind == _ODD_BYTE:
             return _SLOW
-        elif 65 <= c <= 90:
-            c += 32
-        h = step(h, c)
+        h = step(h, _LOWER[c])
     return _add(count, _WHOLE, h, line, kinds, values, lines)
 
 
