@@ -404,11 +404,11 @@ def separators(
                 at = trailing_zeros(mask)
                 position = p + np.int64(at)
                 if (lines >> at) & np.uint64(1):
-                    out[count] = ~position
-                    newlines[newlines[0]] = count
+                    out[_u(count)] = ~position
+                    newlines[_u(newlines[0])] = count
                     newlines[0] += 1
                 else:
-                    out[count] = position
+                    out[_u(count)] = position
                 count += 1
                 mask &= mask - np.uint64(1)
         p += _CHUNK
@@ -438,11 +438,11 @@ def _byte_by_byte(
             if count == len(out):
                 return -1
             if c == _NEWLINE:
-                out[count] = ~p
-                newlines[newlines[0]] = count
+                out[_u(count)] = ~p
+                newlines[_u(newlines[0])] = count
                 newlines[0] += 1
             else:
-                out[count] = p
+                out[_u(count)] = p
             count += 1
     return count
 
@@ -482,7 +482,7 @@ def screen_block(
             # The line's end: its newline, or the block's end for a last line without one.
             if line < newlines[0]:
                 k = newlines[line]
-                line_end = ~seps[k]
+                line_end = ~seps[_u(k)]
             else:
                 k = nseps
                 line_end = end
@@ -493,8 +493,8 @@ def screen_block(
                 odd = True
                 for t in range(len(taken_fields)):
                     f = taken_fields[t]
-                    s = line_start if f == 0 else seps[i + f - 1] + 1
-                    e = line_end if f == fields - 1 else seps[i + f]
+                    s = line_start if f == 0 else seps[_u(i + f - 1)] + 1
+                    e = line_end if f == fields - 1 else seps[_u(i + f)]
                     if not (e == s or _equal(base, s, e, null1) or _equal(base, s, e, null2)):
                         odd = False
                         break
@@ -502,8 +502,8 @@ def screen_block(
                 before = count
                 for t in range(len(looked_fields)):
                     f = looked_fields[t]
-                    s = line_start if f == 0 else seps[i + f - 1] + 1
-                    e = line_end if f == fields - 1 else seps[i + f]
+                    s = line_start if f == 0 else seps[_u(i + f - 1)] + 1
+                    e = line_end if f == fields - 1 else seps[_u(i + f)]
                     count = _field(base, s, e, field_kinds[f], set_separator, taken, any_ip,
                                    any_v6, start, kinds, values, probe_lines, count)  # fmt: skip
                     if count == _SUSPECT:
