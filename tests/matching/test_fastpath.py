@@ -233,6 +233,28 @@ def test_compressed_logs_are_screened_as_a_stream(
     assert got[1][str(packed)] == expected[1][str(plain)]
 
 
+def test_an_address_repeated_from_the_line_before_is_judged_again(
+    tmp_path: Path, index: IndicatorIndex, small_blocks: None
+) -> None:
+    # The pass takes a field's verdict again when it repeats the line before's bytes: runs of a
+    # listed address after an unlisted one of the same length, and of values that are no address.
+    rng = random.Random(5)
+    runs = ["100.0.113.66", "203.0.113.66", "203.0.113.67", "100.0.113.67", "01.2.3.4",
+            "::ffff:203.0.113.66", "-", "10.0.0.5", "198.51.100.15", "198.51.100.16"]  # fmt: skip
+    lines = []
+    for i in range(400):
+        resolver = runs[(i // 7) % len(runs)]
+        client = runs[(i // 3) % len(runs)] if i % 2 else "10.0.0.5"
+        query = rng.choice(["www.fine.test", "evil.example"])
+        values = [f"{1_700_000_000 + i}.5", f"C{i}", client, "53", resolver, "5", "udp", query, "-"]
+        lines.append("\t".join(values))
+    path = tmp_path / "dns.log"
+    path.write_text(header("dns", DNS_FIELDS, DNS_TYPES) + "\n".join(lines) + "\n")
+    expected = scan(path, index, prefilter=False)
+    assert {"203.0.113.66", "198.51.100.15"} <= {hit["observed"] for hit in expected[0]}
+    assert scan(path, index, prefilter=True) == expected
+
+
 @pytest.mark.parametrize("ending", ["\r\n", "\r"])
 def test_carriage_returns_are_read_as_without_prefilter(
     tmp_path: Path, index: IndicatorIndex, small_blocks: None, ending: str

@@ -243,7 +243,7 @@ def screen(
         room = end - begin + 8  # a block of nothing but separators
     out = np.empty(1024, dtype=np.int64)
     null1, null2 = layout.null_arrays
-    working = scratch()
+    working = scratch(len(layout.looked))
     while True:
         lines, records, found = screen_block(
             base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,

@@ -144,19 +144,46 @@ def _add(
     return count + 1
 
 
+_NOTHING = -3  # an address field's verdict: no indicator can match it
+
+
+@numba.njit(**_HELPER)
+def _address_verdict(block: np.ndarray, s: int, e: int, any_ip: bool, any_v6: bool) -> int:
+    """An address field's IPv4 address to look up, _NOTHING, or _SUSPECT (to the reader)."""
+    address = _ipv4(block, s, e)
+    if address >= 0:
+        return address
+    for j in range(s, e):
+        if block[_u(j)] == _COLON:
+            return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else _NOTHING
+    return _NOTHING  # not an address: nothing can match it
+
+
 @numba.njit(**_HELPER)
 def _address(
     block: np.ndarray, s: int, e: int, line: int, any_ip: bool, any_v6: bool,
     kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int,
 ) -> int:  # fmt: skip
-    """Look-ups for an address field; _SUSPECT when the line must go to the reader anyway."""
-    address = _ipv4(block, s, e)
-    if address >= 0:
-        return _add(count, _IP, np.uint64(address), line, kinds, values, lines)
-    for j in range(s, e):
-        if block[_u(j)] == _COLON:
-            return _SUSPECT if _ipv6_may_match(block, s, e, any_ip, any_v6) else count
-    return count  # not an address: nothing can match it
+    """Look-ups for an address; _SUSPECT when the line must go to the reader anyway."""
+    return _look_up_address(_address_verdict(block, s, e, any_ip, any_v6), line, kinds, values,
+                            lines, count)  # fmt: skip
+
+
+@numba.njit(**_HELPER)
+def _look_up_address(
+    verdict: int, line: int, kinds: np.ndarray, values: np.ndarray, lines: np.ndarray, count: int
+) -> int:
+    if verdict >= 0:
+        return _add(count, _IP, np.uint64(verdict), line, kinds, values, lines)
+    return _SUSPECT if verdict == _SUSPECT else count
+
+
+@numba.njit(**_HELPER)
+def _same_bytes(block: np.ndarray, a: int, b: int, n: int) -> bool:
+    for j in range(n):  # noqa: SIM110 - a plain loop compiles to a plain loop
+        if block[_u(a + j)] != block[_u(b + j)]:
+            return False
+    return True
 
 
 _SLOW = -2  # a name the one-pass hashing cannot take
@@ -338,8 +365,11 @@ def _look_up(
 # --- the pass ------------------------------------------------------------------------------------
 
 
-def scratch() -> tuple[np.ndarray, ...]:
-    """The working arrays of :func:`screen_block` (its last arguments), made once per pass."""
+def scratch(looked: int) -> tuple[np.ndarray, ...]:
+    """The working arrays of :func:`screen_block` (its last arguments), made once per pass.
+
+    ``looked``: how many fields are looked up.
+    """
     return (
         np.empty(_PROBES, dtype=np.uint8),  # kinds of look-up
         np.empty(_PROBES, dtype=np.uint64),  # their values
@@ -348,6 +378,7 @@ def scratch() -> tuple[np.ndarray, ...]:
         np.empty(_LINES, dtype=np.int64),  # line ends
         np.empty(_LINES, dtype=np.bool_),  # lines passed on
         np.empty(_PROBES, dtype=np.bool_),  # look-ups the Bloom filter or bitmap let through
+        np.empty((looked, 3), dtype=np.int64),  # the last value of each looked-up field
     )
 
 
@@ -457,6 +488,7 @@ def screen_block(
     dom_shift: int, host_keys: np.ndarray, host_dir: np.ndarray, host_shift: int,
     out: np.ndarray, kinds: np.ndarray, values: np.ndarray, probe_lines: np.ndarray,
     starts: np.ndarray, ends: np.ndarray, suspect: np.ndarray, maybe: np.ndarray,
+    seen: np.ndarray,
 ) -> tuple[int, int, int]:  # fmt: skip
     """(lines, ordinary lines that cannot match, lines passed on) of ``base[begin:end]``.
 
@@ -467,7 +499,13 @@ def screen_block(
     ``field_kinds``). The passed lines are written to ``out`` as (line number in the block,
     start, end) triples while there is room; the caller grows ``out`` and calls again when the
     count says it was too small.
+
+    An address field that holds what it held on the line before (a DNS log's resolver, a busy
+    client) is not read again: ``seen`` keeps, for each looked-up field, where its last value
+    starts, its length and its verdict.
     """
+    for t in range(len(looked_fields)):
+        seen[t, 1] = -1
     total = 0
     records = 0
     found = 0
@@ -504,8 +542,17 @@ def screen_block(
                     f = looked_fields[t]
                     s = line_start if f == 0 else seps[_u(i + f - 1)] + 1
                     e = line_end if f == fields - 1 else seps[_u(i + f)]
-                    count = _field(base, s, e, field_kinds[f], set_separator, taken, any_ip,
-                                   any_v6, start, kinds, values, probe_lines, count)  # fmt: skip
+                    if field_kinds[f] == ADDRESS:
+                        if e - s != seen[t, 1] or not _same_bytes(base, s, seen[t, 0], e - s):
+                            seen[t, 0] = s
+                            seen[t, 1] = e - s
+                            seen[t, 2] = _address_verdict(base, s, e, any_ip, any_v6)
+                        count = _look_up_address(seen[t, 2], taken, kinds, values, probe_lines,
+                                                 count)  # fmt: skip
+                    else:
+                        count = _field(base, s, e, field_kinds[f], set_separator, taken,
+                                       any_ip, any_v6, start, kinds, values, probe_lines,
+                                       count)  # fmt: skip
                     if count == _SUSPECT:
                         break
                 # Odd too: values to normalise.

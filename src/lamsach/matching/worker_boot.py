@@ -46,7 +46,7 @@ def _load_compiled_loops() -> None:
     screen_block(
         text, 0, len(text), seps, count, newlines, 2, 44, kinds, fields, fields[:1], nulls[0],
         nulls[1], False, False, start, bloom, np.zeros(8, dtype=np.uint8), keys, directory, 31,
-        keys, directory, 31, out, *scratch(),
+        keys, directory, 31, out, *scratch(1),
     )  # fmt: skip
     gather(text, np.array([0], dtype=np.int64), np.array([9], dtype=np.int64))
 
