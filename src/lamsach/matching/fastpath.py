@@ -26,6 +26,7 @@ from lamsach.matching.prefilter import (
     URL_HOST,
     LineLayout,
     Prefilter,
+    Workspace,
     gather_lines,
     screen,
 )
@@ -122,6 +123,7 @@ def screened_batches(
     ``state.handed`` instead of being read here.
     """
     pending = PassedLines(header, file)
+    workspace = Workspace()
 
     def flush() -> Iterator[pa.RecordBatch]:
         handed = state.handed
@@ -142,7 +144,7 @@ def screened_batches(
             )
             state.lines += tracker.physical_rows
             continue
-        found = screen(base, begin, end, layout, prefilter)
+        found = screen(base, begin, end, layout, prefilter, workspace)
         stats.records += found.records
         state.lines += found.lines
         if len(found.candidates):

@@ -223,40 +223,74 @@ class Screened:
     ends: np.ndarray
 
 
+class Workspace:
+    """The arrays of the pass, kept from one block to the next.
+
+    Made afresh for each block, the separator positions (16 MiB for a block of 8) went back to
+    the system after it, and their pages were faulted in again for the next.
+    """
+
+    def __init__(self) -> None:
+        self.seps = np.empty(0, dtype=np.int64)
+        self.newlines = np.empty(1, dtype=np.int64)
+        self.out = np.empty(1024, dtype=np.int64)
+        self.scratch: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def room(self, room: int) -> tuple[np.ndarray, np.ndarray]:
+        """Arrays for ``room`` separator positions (and where the newlines are among them)."""
+        if len(self.seps) < room:
+            self.seps = np.empty(room, dtype=np.int64)
+            self.newlines = np.empty(room + 1, dtype=np.int64)
+        return self.seps, self.newlines
+
+    def working(self, looked: int) -> tuple[np.ndarray, ...]:
+        from lamsach.matching.prefilter_loops import scratch
+
+        if looked not in self.scratch:
+            self.scratch[looked] = scratch(looked)
+        return self.scratch[looked]
+
+
 def screen(
-    base: np.ndarray, begin: int, end: int, layout: LineLayout, prefilter: Prefilter
+    base: np.ndarray,
+    begin: int,
+    end: int,
+    layout: LineLayout,
+    prefilter: Prefilter,
+    workspace: Workspace | None = None,
 ) -> Screened:
     """Pass over ``base[begin:end]``, a block of whole lines (the last may lack its newline).
 
-    ``base`` is uint8; byte spans in the result are in ``base``.
+    ``base`` is uint8; byte spans in the result are in ``base``. A ``workspace`` given is reused
+    (one for all the blocks of a file).
     """
-    from lamsach.matching.prefilter_loops import scratch, screen_block, separators
+    from lamsach.matching.prefilter_loops import screen_block, separators
 
+    work = workspace if workspace is not None else Workspace()
     room = min(end - begin + 1, (end - begin) // 4 + 64)
     while True:
-        seps = np.empty(room, dtype=np.int64)
-        newlines = np.empty(room + 1, dtype=np.int64)
+        seps, newlines = work.room(room)
         newlines[0] = 1
         nseps = separators(base, begin, end, layout.separator, seps, newlines)
         if nseps >= 0:
             break
         room = end - begin + 8  # a block of nothing but separators
-    out = np.empty(1024, dtype=np.int64)
     null1, null2 = layout.null_arrays
-    working = scratch(len(layout.looked))
     while True:
+        out = work.out
         lines, records, found = screen_block(
             base, begin, end, seps, nseps, newlines, layout.fields, layout.set_separator,
             layout.kinds, layout.taken, layout.looked, null1, null2, prefilter.any_ip,
             prefilter.any_v6,
             prefilter.basis, prefilter.names, prefilter.blocks, prefilter.domains.keys,
             prefilter.domains.directory, prefilter.domains.shift, prefilter.hostnames.keys,
-            prefilter.hostnames.directory, prefilter.hostnames.shift, out, *working,
+            prefilter.hostnames.directory, prefilter.hostnames.shift, out,
+            *work.working(len(layout.looked)),
         )  # fmt: skip
         if found <= len(out) // 3:
             break
         # More candidates than room: grow and pass again (rare: candidates are few).
-        out = np.empty(3 * found + 3, dtype=np.int64)
+        work.out = np.empty(3 * found + 3, dtype=np.int64)
     spans = out[: 3 * found].reshape(-1, 3) if found else np.empty((0, 3), np.int64)
     return Screened(lines, records, spans[:, 0].copy(), spans[:, 1].copy(), spans[:, 2].copy())
 
