@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ from lamsach.matching.direction import DEFAULT_INTERNAL
 from lamsach.matching.engine import plan_tasks, scan_task
 from lamsach.matching.engine_local import ScanReport, run_scan
 from lamsach.matching.index import IndicatorIndex
+from lamsach.matching.index_file import IndexFileError
 from lamsach.matching.kernel import match_batch
 
 HEADER = (
@@ -260,3 +262,34 @@ def test_json_lines_logs_are_cut_too(tmp_path: Path, index: IndicatorIndex) -> N
     assert stats_cut.records == stats_whole.records == 3000 - stats_whole.skipped_total
     assert stats_cut.skipped == stats_whole.skipped and stats_whole.skipped_total == 31
     assert stats_cut.examples == stats_whole.examples
+
+
+def _join_index_loader() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "lamsach-index":
+            thread.join()
+
+
+def test_the_parent_loads_the_index_while_its_workers_start(
+    tmp_path: Path, index: IndicatorIndex
+) -> None:
+    from lamsach.matching.index_file import read_index_blobs, write_index_file
+
+    path = tmp_path / "good.lsidx"
+    index.save(path)
+    wanted = engine_local._IndexOnDemand(None, path)
+    wanted.load_meanwhile(None)
+    _join_index_loader()
+    assert wanted.index is not None  # loaded by the thread, before anyone asked
+    assert wanted.get() is wanted.index
+    # A damaged index fails in the thread quietly, and loudly when the scan asks for it.
+    header, tables, raw = read_index_blobs(path)
+    damaged = {name: table.slice(0, 1) for name, table in tables.items()}
+    bad = tmp_path / "bad.lsidx"
+    write_index_file(bad, header, damaged, raw)
+    failing = engine_local._IndexOnDemand(None, bad)
+    failing.load_meanwhile(None)
+    _join_index_loader()
+    assert failing.index is None
+    with pytest.raises(IndexFileError):
+        failing.get()

@@ -7,10 +7,12 @@ forked from a server process that has the libraries loaded (see ``workers``).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.pool import Pool
@@ -218,13 +220,34 @@ class _IndexOnDemand:
 
     index: Any
     path: str | Path | None
+    _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def get(self) -> Any:
-        if self.index is None:
-            from lamsach.matching.index import IndicatorIndex
+        with self._loading:
+            if self.index is None:
+                from lamsach.matching.index import IndicatorIndex
 
-            self.index = IndicatorIndex.load(self.path)  # type: ignore[arg-type]
+                self.index = IndicatorIndex.load(self.path)  # type: ignore[arg-type]
         return self.index
+
+    def load_meanwhile(self, matcher: Matcher | None) -> None:
+        """Load the index and the kernel in a thread, while this process waits for its workers.
+
+        The parent of screening workers matches the lines they hand back. Loaded when the first
+        come back, the index and polars took half a second of a core the workers were using;
+        loaded now, they take it while the workers' server starts, when the core is idle. A
+        failure is left to ``get``, which tries again and raises.
+        """
+        if self.index is not None:
+            return
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                self.get()
+                if matcher is None:
+                    default_matcher()
+
+        threading.Thread(target=load, name="lamsach-index", daemon=True).start()
 
 
 def _screen(wanted: _IndexOnDemand) -> Screen:
@@ -268,6 +291,8 @@ def _pool_results(
     networks = getattr(internal, "networks", None)
     portable = [str(n) for n in networks] if networks is not None else internal
     handing = replace(screen, hand_back=HAND_BACK_BYTES) if screen is not None else None
+    if handing is not None:
+        wanted.load_meanwhile(matcher)
     initargs = (index_path, portable, matcher, channel, handing)
     pool: Pool = ctx.Pool(min(workers, len(pooled)), _init_worker, initargs)
     try:
