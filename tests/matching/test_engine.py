@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import random
-import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -264,12 +263,6 @@ def test_json_lines_logs_are_cut_too(tmp_path: Path, index: IndicatorIndex) -> N
     assert stats_cut.examples == stats_whole.examples
 
 
-def _join_index_loader() -> None:
-    for thread in threading.enumerate():
-        if thread.name == "lamsach-index":
-            thread.join()
-
-
 def test_the_parent_loads_the_index_while_its_workers_start(
     tmp_path: Path, index: IndicatorIndex
 ) -> None:
@@ -279,7 +272,7 @@ def test_the_parent_loads_the_index_while_its_workers_start(
     index.save(path)
     wanted = engine_local._IndexOnDemand(None, path)
     wanted.load_meanwhile(None)
-    _join_index_loader()
+    wanted.settle()
     assert wanted.index is not None  # loaded by the thread, before anyone asked
     assert wanted.get() is wanted.index
     # A damaged index fails in the thread quietly, and loudly when the scan asks for it.
@@ -289,7 +282,7 @@ def test_the_parent_loads_the_index_while_its_workers_start(
     write_index_file(bad, header, damaged, raw)
     failing = engine_local._IndexOnDemand(None, bad)
     failing.load_meanwhile(None)
-    _join_index_loader()
+    failing.settle()
     assert failing.index is None
     with pytest.raises(IndexFileError):
         failing.get()

@@ -209,6 +209,7 @@ def run_scan(
         ):
             collect(result)
     finally:
+        wanted.settle()
         if temporary is not None:
             os.unlink(temporary)
     return report
@@ -221,6 +222,7 @@ class _IndexOnDemand:
     index: Any
     path: str | Path | None
     _loading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _loader: threading.Thread | None = field(default=None, repr=False)
 
     def get(self) -> Any:
         with self._loading:
@@ -247,7 +249,13 @@ class _IndexOnDemand:
                 if matcher is None:
                     default_matcher()
 
-        threading.Thread(target=load, name="lamsach-index", daemon=True).start()
+        self._loader = threading.Thread(target=load, name="lamsach-index", daemon=True)
+        self._loader.start()
+
+    def settle(self) -> None:
+        """Wait for a load begun by ``load_meanwhile``: the process must not end inside it."""
+        if self._loader is not None:
+            self._loader.join()
 
 
 def _screen(wanted: _IndexOnDemand) -> Screen:

@@ -189,7 +189,7 @@ def _same_bytes(block: np.ndarray, a: int, b: int, n: int) -> bool:
 _SLOW = -2  # a name the one-pass hashing cannot take
 # Bytes of a name by what the hashing does with them (a table: one load, not three compares).
 _PLAIN_BYTE, _DOT_BYTE, _ODD_BYTE = 0, 1, 2
-_BYTE_KIND = np.zeros(256, dtype=np.uint8)
+_BYTE_KIND = np.full(256, _PLAIN_BYTE, dtype=np.uint8)
 _BYTE_KIND[_DOT] = _DOT_BYTE
 _BYTE_KIND[[_COLON, _BRACKET]] = _ODD_BYTE
 _BYTE_KIND[128:] = _ODD_BYTE
