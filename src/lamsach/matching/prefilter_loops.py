@@ -280,8 +280,8 @@ def _field(
     any_v6: bool, start: np.uint64, kinds: np.ndarray, values: np.ndarray, lines: np.ndarray,
     count: int,
 ) -> int:  # fmt: skip
-    if kind == ADDRESS:
-        return _address(block, s, e, line, any_ip, any_v6, kinds, values, lines, count)
+    """Look-ups for a field of any kind but ADDRESS (which screen_block reads itself, so that a
+    repeated value is not read again)."""
     if kind == NAME or kind == URL_HOST:  # noqa: SIM109 - plain compares for numba
         if kind == URL_HOST and _url_host_odd(block, s, e):
             return _SUSPECT
