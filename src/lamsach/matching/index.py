@@ -238,6 +238,15 @@ class IndicatorIndex:
         The keys of names stored with it are used when they were made with today's hash and
         match their digest; otherwise (and for every other kind) they are recomputed.
         """
+        index = cls._read(path)
+        # Arrow's allocator keeps the pages the file was decompressed into (about a third of the
+        # index again) once the sections have their own copies; an index is held for long, so
+        # they go back to the system now that the reading's temporaries are gone.
+        pa.default_memory_pool().release_unused()
+        return index
+
+    @classmethod
+    def _read(cls, path: str | Path) -> IndicatorIndex:
         header, tables, raw = read_index_blobs(path)
         rows = tables.pop("rows")
         parts = []
