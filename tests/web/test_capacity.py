@@ -41,15 +41,18 @@ def test_more_requests_than_connections_are_all_answered(tmp_path: Path, databas
     base = f"http://127.0.0.1:{port}"
     campaign = portal.demo.campaign_id
 
-    async def storm() -> list[int]:
-        unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=unlimited) as client:
+    async def storm() -> list[int | str]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             issued = await client.post(
                 "/api/auth/token", json={"username": "dieuphoi", "password": "lamsach2022"}
             )
             headers = {"authorization": f"Bearer {issued.json()['access_token']}"}
             status = await client.get(f"/api/campaigns/{campaign}/completeness", headers=headers)
             units = [u["unit_id"] for u in status.json()["units"]]
+        # A client of its own, so that every request of the storm comes on a new connection: none
+        # rides one the server may be closing for idleness, and a failure is the server's alone.
+        unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=unlimited) as client:
             # Opening a report that does not exist yet creates it: reads and writes at once.
             calls = [
                 client.get(
@@ -58,7 +61,8 @@ def test_more_requests_than_connections_are_all_answered(tmp_path: Path, databas
                 )
                 for i in range(REQUESTS)
             ]
-            return [r.status_code for r in await asyncio.gather(*calls)]
+            answers = await asyncio.gather(*calls, return_exceptions=True)
+        return [a.status_code if isinstance(a, httpx.Response) else repr(a) for a in answers]
 
     try:
         statuses = asyncio.run(storm())
@@ -66,4 +70,5 @@ def test_more_requests_than_connections_are_all_answered(tmp_path: Path, databas
         server.should_exit = True
         thread.join(timeout=10)
         engine.dispose()
-    assert statuses == [200] * REQUESTS
+    failed = [s for s in statuses if s != 200]
+    assert not failed, f"{len(failed)} of {REQUESTS} requests not answered with 200: {failed[:5]}"
