@@ -34,6 +34,14 @@ def test_every_log_format_is_documented() -> None:
     assert not missing, f"log formats missing from docs/formats.md: {sorted(missing)}"
 
 
+def test_the_formats_read_on_every_core_are_the_splittable_ones() -> None:
+    paragraph = _section("## Network logs").split("**Read on every core.**")[1].split("\n\n")[0]
+    said, rest = paragraph.split("Each file of the other formats")
+    cut = {fmt.name for fmt in all_formats() if fmt.splittable} | {"zeek-tsv"}
+    assert set(re.findall(r"`([a-z-]+)`", said)) == cut
+    assert not set(re.findall(r"`([a-z-]+)`", rest)) & cut
+
+
 def test_every_indicator_format_is_documented() -> None:
     section = _section("## Indicator lists")
     documented = _table_names(section.split("### Exports")[0])

@@ -74,9 +74,9 @@ def make_dns_log(path: Path, n: int, seed: int = 7) -> dict[int, str]:
 
 
 def scan(
-    paths: list[str], index: IndicatorIndex, parts: int, workers: int
+    paths: list[str], index: IndicatorIndex, parts: int, workers: int, min_split: int = 4096
 ) -> tuple[pa.Table, ScanReport]:
-    tasks, errors = plan_tasks(paths, parts=parts, min_split=4096)
+    tasks, errors = plan_tasks(paths, parts=parts, min_split=min_split)
     found: list[pa.Table] = []
     report = run_scan(
         tasks,
@@ -286,3 +286,75 @@ def test_the_parent_loads_the_index_while_its_workers_start(
     assert failing.index is None
     with pytest.raises(IndexFileError):
         failing.get()
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "logs" / "data"
+# A shipped sample of each format whose lines read alone (Zeek TSV has its own tests above).
+LINE_SAMPLES = {
+    "bind": "a_bind_queries.log",
+    "squid": "a_squid_native.log",
+    "filterlog": "b_filterlog.log",
+    "iptables": "b_iptables.log",
+    "fortigate": "b_fortigate.log",
+    "panos": "b_panos.log",
+    "cisco-asa": "b_cisco_asa.log",
+    "zeek-json": "a_zeek_mixed.json.log",
+    "suricata-eve": "a_suricata_eve.json",
+}
+
+
+def test_every_splittable_format_has_a_sample_here() -> None:
+    from lamsach.logs.formats import all_formats
+
+    assert {fmt.name for fmt in all_formats() if fmt.splittable} == set(LINE_SAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(LINE_SAMPLES))
+def test_line_formats_cut_into_ranges_read_as_one_pass(tmp_path: Path, name: str) -> None:
+    from lamsach.logs.reader import read_log
+
+    sample = (SHIPPED / LINE_SAMPLES[name]).read_text(encoding="utf-8")
+    body = sample.removeprefix("\ufeff").rstrip("\n").split("\n")
+    # The sample many times over, with unreadable and blank lines between copies, so that the
+    # cuts fall inside records of every kind and the skipped lines' examples span ranges.
+    copies = [*body, "garbage that no format reads", ""]
+    path = tmp_path / f"big-{name}.log"
+    path.write_text("\n".join(copies * 60) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 8 * 4096
+    rows = pa.Table.from_batches(list(read_log(str(path), fmt=name)))
+    # Every name and address read is listed: every record with one is a hit, and the hits
+    # compare the records themselves (client, time, line) between the two readings.
+    hosts = {h for h in rows.column("host").to_pylist() if h}
+    answers = [a for answer in rows.column("answers").to_pylist() for a in answer or ()]
+    addresses = {*rows.column("src_ip").to_pylist(), *rows.column("dst_ip").to_pylist(), *answers}
+    listed = [Indicator(IndicatorType.DOMAIN, h, {"t"}) for h in sorted(hosts)]
+    listed += [Indicator(IndicatorType.IPV4, a, {"t"}) for a in addresses if a and "." in a]
+    assert listed, f"the {name} sample gives nothing to list"
+    index = IndicatorIndex.build(listed)
+    whole, whole_report = scan([str(path)], index, parts=1, workers=1)
+    assert whole.num_rows > 0
+    stats_whole = whole_report.files[str(path)]
+    assert stats_whole.records == rows.num_rows and stats_whole.skipped_total >= 60
+    for parts in (3, 8, 13):  # cuts at many places in the sample
+        tasks, _ = plan_tasks([str(path)], parts=parts, min_split=1024)
+        assert [t.format for t in tasks] == [name] * parts and all(t.is_range for t in tasks)
+        cut, cut_report = scan([str(path)], index, parts=parts, workers=1, min_split=1024)
+        assert cut.equals(whole), f"{parts} ranges"
+        stats_cut = cut_report.files[str(path)]
+        assert stats_cut.records == stats_whole.records
+        assert stats_cut.skipped == stats_whole.skipped
+        assert stats_cut.examples == stats_whole.examples
+
+
+@pytest.mark.parametrize(
+    ("name", "sample"),
+    [("windows-dns", "a_windns_vi.log"), ("dnsmasq", "a_dnsmasq_pihole.log")],
+)
+def test_formats_whose_lines_depend_on_each_other_are_read_whole(
+    tmp_path: Path, name: str, sample: str
+) -> None:
+    path = tmp_path / f"big-{name}.log"
+    text = (SHIPPED / sample).read_text(encoding="utf-8")
+    path.write_text(text * (8 * 4096 // len(text) + 1), encoding="utf-8")
+    tasks, _ = plan_tasks([str(path)], parts=4, min_split=4096)
+    assert len(tasks) == 1 and not tasks[0].is_range and tasks[0].format == name

@@ -1,7 +1,8 @@
 """Scan work as tasks: cut the logs into independent pieces, and scan one piece with the kernel.
 
-A task is a whole file, or a byte range of a big plain Zeek TSV file cut on line boundaries
-(its header read once and handed to every range). ``scan_task`` reads a task and calls the
+A task is a whole file, or a byte range cut on line boundaries of a big plain file whose lines
+read alone (``LogFormat.splittable``), or of a Zeek TSV one (its header read once and handed to
+every range). ``scan_task`` reads a task and calls the
 pure kernel on each batch; the local engine (``engine_local``) runs tasks on a process pool,
 and a cluster engine can map the same function over the same tasks.
 """
@@ -43,9 +44,6 @@ Matcher = Callable[[pa.RecordBatch, Any, Any], pa.Table]
 # Progress callback: (bytes consumed, records read, hits found) since the previous call.
 Progress = Callable[[int, int, int], None]
 
-# Formats whose lines stand alone (no header but Zeek's, no state carried from line to line):
-# a big file of these can be cut into byte ranges read by different processes.
-LINE_FORMATS = frozenset({zeek_tsv.NAME, "zeek-json", "suricata-eve"})
 SPLIT_MIN_BYTES = 32 << 20  # ranges smaller than this are not worth a process of their own
 PROGRESS_EVERY = 0.2  # seconds between progress reports from one task
 
@@ -136,7 +134,11 @@ def plan_tasks(
 
 
 def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:
-    if name not in LINE_FORMATS or parts < 2 or path == STDIN or is_compressed(path):
+    # Zeek TSV, besides the formats whose lines read alone: its header is read once and handed
+    # to every range.
+    if name != zeek_tsv.NAME and not get_format(name).splittable:
+        return False
+    if parts < 2 or path == STDIN or is_compressed(path):
         return False
     if os.path.getsize(path) < 2 * min_split:
         return False

@@ -78,6 +78,11 @@ class LogFormat:
     ``sniff`` gets up to the first 20 non-empty lines of the file. Formats are tried by
     ascending ``priority`` so that specific formats are asked before generic ones. A binary
     format is recognised by ``magic``, the bytes its files start with, instead.
+
+    ``splittable`` says that each line of the format reads alone: no header, no record over
+    several lines, nothing learnt from one line used for another (as Windows DNS learns the date
+    order, or dnsmasq which client asked). A big plain file of such a format is cut into byte
+    ranges at line ends, read side by side by the scan's workers, with the same result.
     """
 
     name: str
@@ -87,6 +92,7 @@ class LogFormat:
     priority: int = 50
     binary: bool = False
     magic: bytes = b""
+    splittable: bool = False
 
 
 @cache

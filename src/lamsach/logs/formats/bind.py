@@ -215,4 +215,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=30,
+    splittable=True,
 )

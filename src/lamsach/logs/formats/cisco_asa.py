@@ -237,4 +237,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=20,
+    splittable=True,
 )

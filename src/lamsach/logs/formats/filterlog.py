@@ -98,4 +98,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=20,
+    splittable=True,
 )

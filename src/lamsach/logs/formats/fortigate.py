@@ -166,4 +166,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=20,
+    splittable=True,
 )

@@ -113,4 +113,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=25,
+    splittable=True,
 )

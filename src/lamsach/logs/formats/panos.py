@@ -149,4 +149,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=20,
+    splittable=True,
 )

@@ -252,4 +252,5 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=40,
+    splittable=True,
 )
