@@ -1,15 +1,20 @@
 """Time ``read_log`` on generated files of each text log format, column and per-line readers side
-by side. Usage (files are seeded and cached under bench/out/formats/):
+by side; with ``--scan``, also ``lamsach scan`` of each file on one worker and on every core.
+Usage (files are seeded and cached under bench/out/formats/):
 
     .venv/bin/python bench/formats_bench.py [--lines 200000] [--formats bind,squid] [--seed 7]
+    .venv/bin/python bench/formats_bench.py --lines 600000 --formats fortigate,panos --scan
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -237,6 +242,44 @@ def timed(path: Path, case: Case, reader: str) -> Timing:
     return out
 
 
+def scan_seconds(path: Path, fmt: str, index: Path, workers: int) -> float:
+    """Wall time of ``lamsach scan`` on the file with that many workers (no hits are planted:
+    every record is read and matched)."""
+    lamsach = Path(sys.executable).with_name("lamsach")
+    command = [str(lamsach), "scan", str(path), "--format", fmt, "--ioc", str(index)]
+    started = time.perf_counter()
+    done = subprocess.run([*command, "--workers", str(workers), "--quiet"], capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"lamsach scan {path.name} failed: {done.stderr.decode()[-300:]}")
+    return time.perf_counter() - started
+
+
+def scan_table(names: list[str], records: dict[str, int], seed: int, lines: int) -> Table:
+    cores = os.cpu_count() or 1
+    table = Table(title=f"lamsach scan, one worker against {cores} ({lines:,} lines a file)")
+    for col in ("format", "records", "1 worker s", "rec/s", f"{cores} workers s", "rec/s", "x"):
+        table.add_column(col, justify="left" if col == "format" else "right")
+    with tempfile.TemporaryDirectory() as tmp:
+        listed = Path(tmp) / "list.txt"
+        listed.write_text("evil.example\n203.0.113.66\n198.51.100.0/28\n")
+        index = Path(tmp) / "list.lsidx"
+        subprocess.run(
+            [str(Path(sys.executable).with_name("lamsach")), "ioc", "import", str(listed),
+             "--out", str(index)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        for name in names:
+            path = OUT / f"{name}-{lines}-s{seed}.log"
+            one = scan_seconds(path, CASES[name].fmt, index, 1)
+            every = scan_seconds(path, CASES[name].fmt, index, cores)
+            n = records[name]
+            table.add_row(
+                name, f"{n:,}", f"{one:.2f}", f"{n / one:,.0f}", f"{every:.2f}",
+                f"{n / every:,.0f}", f"{one / every:.2f}",
+            )  # fmt: skip
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=200_000, help="lines a file")
@@ -244,6 +287,9 @@ def main() -> int:
         "--formats", default=",".join(CASES), help="comma-separated, of: %(default)s"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scan", action="store_true", help="also time lamsach scan, one worker and all cores"
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.formats.split(",") if n.strip()]
     if unknown := [n for n in names if n not in CASES]:
@@ -256,12 +302,14 @@ def main() -> int:
     all_formats()  # imports every format module before the clocks start
     failed = False
     failures: list[tuple[str, Timing]] = []
+    records: dict[str, int] = {}
     for name in names:
         case = CASES[name]
         path = generate(name, case, args.lines, args.seed)
         mb = path.stat().st_size / 1e6
         readers = ["read_log", "column", "per-line"] if case.module else ["read_log"]
         runs = [timed(path, case, reader) for reader in readers]
+        records[name] = runs[0].records
         failures += [(name, r) for r in runs if r.error]
         agree = len({r.records for r in runs}) == 1 and runs[0].records > 0
         agree &= not any(r.error for r in runs)
@@ -281,6 +329,8 @@ def main() -> int:
     console.print(table)
     for name, r in failures:
         console.print(f"{name} {r.reader} failed: {r.error}", style="red", markup=False)
+    if args.scan and not failed:
+        console.print(scan_table(names, records, args.seed, args.lines))
     return 1 if failed else 0
 
 

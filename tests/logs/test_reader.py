@@ -119,6 +119,19 @@ def test_line_ranges_cover_every_line_once(tmp_path: Path, parts: int) -> None:
     assert b"".join(pieces) == body
 
 
+@pytest.mark.parametrize(("parts", "fits", "ranges"), [(8, 7, 4), (8, 3, 2), (8, 9, 8), (6, 5, 3)])
+def test_too_few_ranges_for_the_parts_asked_divide_them(
+    tmp_path: Path, parts: int, fits: int, ranges: int
+) -> None:
+    path = tmp_path / "conn.log"
+    path.write_bytes(conn_lines(3000).encode())
+    min_size = path.stat().st_size // fits
+    cut = line_ranges(str(path), 0, parts, min_size=min_size)
+    assert len(cut) == ranges
+    sizes = [b - a for a, b in cut]
+    assert max(sizes) - min(sizes) < 2 * max(len(line) for line in conn_lines(3000).split("\n"))
+
+
 def test_line_ranges_do_not_cut_small_files(tmp_path: Path) -> None:
     path = tmp_path / "conn.log"
     path.write_text(ZEEK + conn_lines(10))

@@ -312,11 +312,14 @@ def line_ranges(
     """Cut ``[start, size)`` of a plain file into up to ``parts`` ranges ending on newlines.
 
     Each range holds whole lines, none is smaller than ``min_size`` (except a lone one), and
-    together they cover every byte once.
+    together they cover every byte once. A file too small for ``parts`` ranges gets the largest
+    count that divides ``parts``: asked for a multiple of the number of workers, each worker then
+    has an equal share (7 ranges on 2 workers would keep one busy for 4 while the other did 3).
     """
     size = os.path.getsize(path)
     length = size - start
-    parts = max(1, min(parts, length // max(min_size, 1)))
+    fits = max(1, min(parts, length // max(min_size, 1)))
+    parts = max(count for count in range(1, fits + 1) if parts % count == 0)
     bounds = [start]
     with open(path, "rb") as f:
         for i in range(1, parts):
