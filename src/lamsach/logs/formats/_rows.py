@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
-from lamsach.logs.formats import ReadContext
+from lamsach.logs.formats import ReadContext, ReadStats
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 from lamsach.logs.schema import batch_from_columns
 
@@ -40,6 +41,32 @@ def head_without_bom(head: list[str]) -> list[str]:
 
 
 Row = tuple[Any, ...]
+
+
+def json_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator[tuple[int, Any]]:
+    """The number and decoded value of each non-blank line of a JSON-lines chunk; a line that
+    is not JSON is counted as such in ``stats`` and passed over."""
+    loads = json.loads
+    for line_no, line in enumerate(lines, first_line):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, loads(line)
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
+            stats.skip("not valid JSON", line_no)
+
+
+def first_json(head: list[str]) -> Any | None:
+    """For sniffing JSON lines: the first value decoded from the first three lines, or None
+    (also when one of them does not open an object before it)."""
+    for line in head_without_bom(head)[:3]:
+        if not line.lstrip().startswith("{"):
+            return None
+        try:
+            return json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
+            continue
+    return None
 
 
 def read_rows(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -13,9 +12,10 @@ from lamsach.logs.formats._columnar import read_chunks
 from lamsach.logs.formats._rows import (
     clean_host,
     epoch_or_iso_micros,
-    head_without_bom,
+    first_json,
     ip_or_none,
     ips_in,
+    json_lines,
     to_int,
     to_port,
 )
@@ -166,15 +166,7 @@ def _row(event: dict[str, Any], event_type: str, line_no: int) -> tuple[Any, ...
 
 
 def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator[tuple[Any, ...]]:
-    loads = json.loads
-    for line_no, line in enumerate(lines, first_line):
-        if not line.strip():
-            continue
-        try:
-            event = loads(line)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            stats.skip("not valid JSON", line_no)
-            continue
+    for line_no, event in json_lines(lines, first_line, stats):
         event_type = event.get("event_type") if isinstance(event, dict) else None
         if not isinstance(event_type, str):
             stats.skip("not an EVE event (no event_type)", line_no)
@@ -206,16 +198,8 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
-    head = head_without_bom(head)
-    for line in head[:3]:
-        if not line.lstrip().startswith("{"):
-            return False
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            continue
-        return isinstance(event, dict) and "event_type" in event and "timestamp" in event
-    return False
+    event = first_json(head)
+    return isinstance(event, dict) and "event_type" in event and "timestamp" in event
 
 
 FORMAT = LogFormat(

@@ -13,9 +13,10 @@ from lamsach.logs.formats._columnar import read_chunks
 from lamsach.logs.formats._rows import (
     clean_host,
     epoch_or_iso_micros,
-    head_without_bom,
+    first_json,
     ip_or_none,
     ips_in,
+    json_lines,
     to_int,
     to_port,
 )
@@ -190,15 +191,7 @@ def _row(record: dict[str, Any], hint: str | None, line_no: int) -> tuple[Any, .
 
 
 def _read_lines(lines: list[str], first_line: int, stats: ReadStats) -> Iterator[tuple[Any, ...]]:
-    loads = json.loads
-    for line_no, line in enumerate(lines, first_line):
-        if not line.strip():
-            continue
-        try:
-            record = loads(line)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            stats.skip("not valid JSON", line_no)
-            continue
+    for line_no, record in json_lines(lines, first_line, stats):
         if not isinstance(record, dict):
             stats.skip("not a JSON object", line_no)
             continue
@@ -237,22 +230,14 @@ def read(stream: IO[Any], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
 
 
 def sniff(head: list[str]) -> bool:
-    head = head_without_bom(head)
-    for line in head[:3]:
-        if not line.lstrip().startswith("{"):
+    record = first_json(head)
+    if not isinstance(record, dict):
+        return False
+    if "ts" not in record and "result" in record:
+        record, _ = _unwrap(record)
+        if record is None:
             return False
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            continue
-        if not isinstance(record, dict):
-            return False
-        if "ts" not in record and "result" in record:
-            record, _ = _unwrap(record)
-            if record is None:
-                return False
-        return _is_zeek(record)
-    return False
+    return _is_zeek(record)
 
 
 FORMAT = LogFormat(
