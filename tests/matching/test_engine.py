@@ -358,3 +358,16 @@ def test_formats_whose_lines_depend_on_each_other_are_read_whole(
     path.write_text(text * (8 * 4096 // len(text) + 1), encoding="utf-8")
     tasks, _ = plan_tasks([str(path)], parts=4, min_split=4096)
     assert len(tasks) == 1 and not tasks[0].is_range and tasks[0].format == name
+
+
+def test_a_folder_of_many_small_logs_is_shared_among_workers(tmp_path: Path) -> None:
+    # Each file has a fixed cost (about 10 ms) that bytes alone do not show.
+    few, many = [], []
+    for i in range(100):
+        path = tmp_path / f"dns-{i:03d}.log"
+        make_dns_log(path, 5, seed=i)
+        (few if i < 3 else many).append(str(path))
+    small = sum(Path(p).stat().st_size for p in few + many)
+    assert small < engine_local.INLINE_BYTES // 100
+    assert engine_local._work_bytes(plan_tasks(few)[0]) < engine_local.INLINE_BYTES
+    assert engine_local._work_bytes(plan_tasks(few + many)[0]) >= engine_local.INLINE_BYTES

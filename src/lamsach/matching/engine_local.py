@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 # Below this much data, starting worker processes (about a second each) costs more than it saves.
 INLINE_BYTES = 32 << 20
 COMPRESSION_RATIO = 8  # a compressed file counts as this many times its size
+# A file also costs a fixed time, whatever its size (opening and detecting it, the set-up of its
+# reader's and the kernel's work on each batch: about 10 ms): counted as this much data, so that
+# a folder of hundreds of small logs is shared among the workers too.
+FILE_BYTES = 1 << 20
 # Below this much data read in this process, loading the prefilter's compiled loops costs more
 # than the prefilter saves.
 SCREEN_MIN_BYTES = 16 << 20
@@ -277,7 +281,7 @@ def _work_bytes(tasks: list[ScanTask]) -> int:
             return INLINE_BYTES  # unknown: never small
         else:
             size = os.path.getsize(task.path)
-            total += size * COMPRESSION_RATIO if is_compressed(task.path) else size
+            total += FILE_BYTES + (size * COMPRESSION_RATIO if is_compressed(task.path) else size)
     return total
 
 
