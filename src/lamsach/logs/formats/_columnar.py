@@ -30,8 +30,20 @@ _NEST_SAFE_CHARS = 4 * _MAX_NESTING  # a shorter line cannot nest that deep
 IP_PATTERN = r"^(?:\d{1,3}\.){3}\d{1,3}$|^[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$"
 
 
+# Python's str.strip() and split(), and \s in its regexes, take these for white space (the
+# Unicode White_Space characters and \x1c-\x1f, which Unicode calls separators); polars' Rust
+# regexes and strip_chars() do not count \x1c-\x1f. Column readers strip with this set, and
+# leave chunks holding one of those four to the per-line reader.
+PYTHON_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_RUST_NON_SPACE = r"[\x1c-\x1f]"
+
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+def python_only_spaces(text: pl.Series) -> bool:
+    """Whether a chunk's lines hold white space that only Python's regexes take for it."""
+    return bool(text.str.contains(_RUST_NON_SPACE).any())
 
 
 def attempt(reader: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
@@ -172,7 +184,7 @@ def host_expr(expr: pl.Expr) -> pl.Expr:
     """The per-line ``clean_host`` as a column expression: trimmed, no trailing dot, lower."""
     import polars as pl  # here: detecting a format must not load polars
 
-    cleaned = expr.str.strip_chars().str.strip_chars_end(".").str.to_lowercase()
+    cleaned = expr.str.strip_chars(PYTHON_WHITESPACE).str.strip_chars_end(".").str.to_lowercase()
     return pl.when(cleaned != "").then(cleaned)
 
 

@@ -11,7 +11,13 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import host_expr, ip_series, port_expr, read_chunks
+from lamsach.logs.formats._columnar import (
+    host_expr,
+    ip_series,
+    port_expr,
+    python_only_spaces,
+    read_chunks,
+)
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -145,12 +151,10 @@ def _fast_chunk(
     polars regex; every other line of the chunk goes through the per-line parser."""
     import polars as pl  # here: detecting a format must not load polars
 
-    frame = (
-        pl.Series("text", lines, dtype=pl.String)
-        .str.extract_groups(_PLAIN_QUERY)
-        .struct.unnest()
-        .with_row_index("index")
-    )
+    text = pl.Series("text", lines, dtype=pl.String)
+    if python_only_spaces(text):
+        return None
+    frame = text.str.extract_groups(_PLAIN_QUERY).struct.unnest().with_row_index("index")
     stamp, client, port, name, flags, server = frame.columns[1:]
     plain = frame.filter(pl.col(stamp).is_not_null())
     others = frame.filter(pl.col(stamp).is_null()).get_column("index").to_list()

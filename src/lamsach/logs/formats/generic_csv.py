@@ -17,7 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import (
+    PYTHON_WHITESPACE,
+    attempt,
+    chunks,
+    host_expr,
+    ip_series,
+)
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -257,7 +263,9 @@ def _fast_chunk(
 
     def text(column: str) -> pl.Series:
         position = layout.positions[column]
-        return empty if position is None else frame.get_column(names[position]).str.strip_chars()
+        if position is None:
+            return empty
+        return frame.get_column(names[position]).str.strip_chars(PYTHON_WHITESPACE)
 
     time_format = layout.time_format
     out = pl.DataFrame(

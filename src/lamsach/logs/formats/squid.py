@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
-from lamsach.logs.formats._columnar import host_expr, ip_series, port_expr, read_chunks
+from lamsach.logs.formats._columnar import (
+    host_expr,
+    ip_series,
+    port_expr,
+    python_only_spaces,
+    read_chunks,
+)
 from lamsach.logs.formats._rows import (
     MAX_MICROS,
     MIN_MICROS,
@@ -142,12 +148,10 @@ def _fast_chunk(lines: list[str], first_line: int, ctx: ReadContext) -> pa.Table
     polars regexes; every other line of the chunk goes through the per-line parser."""
     import polars as pl  # here: detecting a format must not load polars
 
-    frame = (
-        pl.Series("text", lines, dtype=pl.String)
-        .str.extract_groups("^" + _NATIVE.pattern)
-        .struct.unnest()
-        .with_row_index("index")
-    )
+    text = pl.Series("text", lines, dtype=pl.String)
+    if python_only_spaces(text):
+        return None
+    frame = text.str.extract_groups("^" + _NATIVE.pattern).struct.unnest().with_row_index("index")
     stamp, client, code, _status, size, method, target, peer = frame.columns[1:]
     url = frame.get_column(target).str.extract_groups(_PLAIN_URL).struct.unnest()
     connect = frame.get_column(target).str.extract_groups(_PLAIN_CONNECT).struct.unnest()

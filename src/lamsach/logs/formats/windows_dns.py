@@ -16,7 +16,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
-from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series
+from lamsach.logs.formats._columnar import attempt, chunks, host_expr, ip_series, python_only_spaces
 from lamsach.logs.formats._rows import (
     RowBuffer,
     clean_host,
@@ -162,12 +162,10 @@ def fast_chunk(
     chunk is read per line."""
     import polars as pl  # here: detecting a format must not load polars
 
-    frame = (
-        pl.Series("text", lines, dtype=pl.String)
-        .str.extract_groups("^" + _PACKET.pattern)
-        .struct.unnest()
-        .with_row_index("index")
-    )
+    text = pl.Series("text", lines, dtype=pl.String)
+    if python_only_spaces(text):
+        return None
+    frame = text.str.extract_groups("^" + _PACKET.pattern).struct.unnest().with_row_index("index")
     names = frame.columns[1:]
     frame = frame.with_columns(pl.col(names[13]).str.extract(r"(\S+)\s*$").alias(names[13]))
     readable = pl.col(names[0]).is_not_null() & pl.col(names[13]).is_not_null()
