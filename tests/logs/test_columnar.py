@@ -11,11 +11,15 @@ import importlib
 import random
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lamsach.logs.formats import ReadContext, ReadStats
-from lamsach.logs.formats._columnar import PYTHON_WHITESPACE
+from lamsach.logs.formats._columnar import PYTHON_WHITESPACE, answers_as_read, ip_series
+from lamsach.logs.formats._rows import ip_or_none
 
 DATA = Path(__file__).parent / "data"
 # Module of a format with read_lines(stream, ctx, fast), and a shipped sample of it.
@@ -105,3 +109,21 @@ def test_names_are_trimmed_of_python_white_space_by_column_too(tmp_path: Path) -
     assert by_column is not None and by_line is not None
     assert by_column.column("host").to_pylist() == ["evil.example"] * 3
     assert by_line.column("host").to_pylist() == ["evil.example"] * 3
+
+
+_OCTETS = st.sampled_from(["0", "1", "9", "10", "99", "100", "199", "255", "256", "01", "00"])
+ADDRESS_LIKE = st.one_of(
+    st.lists(_OCTETS, min_size=3, max_size=5).map(".".join),
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: a.exploded),
+    st.sampled_from(["::ffff:192.0.2.1", "[2001:db8::1]", "fe80::1%eth0", "1.2.3.4 ", "", "-"]),
+    st.text(alphabet="0123456789.:abcdefABCDEF[]% \x1c", max_size=20),
+)
+
+
+@given(st.lists(ADDRESS_LIKE, max_size=30))
+def test_ip_series_reads_addresses_as_ip_or_none_does(values: list[str]) -> None:
+    series = pl.Series("ip", values, dtype=pl.String)
+    assert ip_series(series).to_list() == [ip_or_none(v) for v in values]
+    answers = pl.Series("answers", [values], dtype=pl.List(pl.String))
+    assert answers_as_read(answers) == all(ip_or_none(v) == v for v in values)

@@ -200,6 +200,13 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_FULL = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
 
 
+def answers_as_read(answers: pl.Series) -> bool:
+    """Whether every value in a column of answer lists is an address as ``ip_or_none`` writes it
+    (IPv4, IPv6 compressed): the per-line reader keeps just those."""
+    values = answers.explode().drop_nulls().unique()
+    return bool(ip_series(values).eq_missing(values).all())
+
+
 def ip_series(values: pl.Series) -> pl.Series:
     """``ip_or_none`` over a column: dotted quads checked by regex, only the (few distinct)
     other values in Python."""

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import ReadStats
 from lamsach.logs.formats._columnar import (
+    answers_as_read,
     arrow_table,
     has_boolean,
     has_non_text,
@@ -19,7 +20,6 @@ from lamsach.logs.formats._columnar import (
     micros_of,
     port_expr,
 )
-from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 
 _ADDRESS_TYPES = ["A", "AAAA"]
@@ -227,8 +227,7 @@ def fast_batch(
         return None
     out = _frame(table)
     # Addresses the per-line reader would refuse (it validates them) send the chunk there.
-    answers = out.get_column("answers").explode().drop_nulls().unique().to_list()
-    if any(ip_or_none(value) != value for value in answers):
+    if not answers_as_read(out.get_column("answers")):
         return None
     out = out.with_columns(
         pl.when(pl.col("answers").list.len() > 0).then(pl.col("answers")).alias("answers"),

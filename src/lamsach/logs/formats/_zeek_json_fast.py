@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 
 from lamsach.logs.formats._columnar import (
+    answers_as_read,
     arrow_table,
     has_boolean,
     has_non_text,
@@ -20,7 +21,6 @@ from lamsach.logs.formats._columnar import (
     micros_of,
     port_expr,
 )
-from lamsach.logs.formats._rows import ip_or_none
 from lamsach.logs.schema import batch_from_columns
 
 _STRING = pl.String
@@ -156,8 +156,7 @@ def fast_batch(lines: list[str], first_line: int, file: str) -> pa.RecordBatch |
     # Checked as the per-line reader checks them (Zeek writes them well; damage does not).
     out = out.with_columns(ip_series(out.get_column("src_ip")), ip_series(out.get_column("dst_ip")))
     # Answers as the per-line reader gives them (IPv6 compressed), else it reads the chunk.
-    answers = out.get_column("answers").explode().drop_nulls().unique().to_list()
-    if any(ip_or_none(value) != value for value in answers):
+    if not answers_as_read(out.get_column("answers")):
         return None
     empty = out.select(
         (
