@@ -187,7 +187,7 @@ CASES = {
     "dnsmasq": Case("dnsmasq", DNSMASQ),
     "iptables": Case("iptables", (IPTABLES,)),
     "filterlog": Case("filterlog", (FILTERLOG,)),
-    "fortigate": Case("fortigate", (FORTIGATE,)),
+    "fortigate": Case("fortigate", (FORTIGATE,), "fortigate"),
     "panos": Case("panos", (PANOS,)),
     "nfdump": Case("nfdump", (NFDUMP,), header=NFDUMP_HEADER),
 }

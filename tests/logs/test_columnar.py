@@ -24,6 +24,7 @@ from lamsach.logs.formats._rows import ip_or_none
 DATA = Path(__file__).parent / "data"
 # Module of a format with read_lines(stream, ctx, fast), and a shipped sample of it.
 READERS = [
+    ("fortigate", "b_fortigate.log"),
     ("bind", "a_bind_queries.log"),
     ("squid", "a_squid_native.log"),
     ("squid", "a_squid_common.log"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,3 +134,52 @@ def test_zone_option_only_for_times_without_their_own() -> None:
     times = pa.Table.from_batches(batches).column("time").to_pylist()
     assert times[0] == datetime(2024, 3, 5, 1, 17, 1, 123456, tzinfo=UTC)  # eventtime
     assert times[4] == datetime(2024, 3, 5, 1, 17, 6, tzinfo=UTC)  # date + time, local
+
+
+# Pairs spliced into the sample's lines: every rule of the reader (addresses, ports, times,
+# web filter URLs, sizes, actions, types), and text the column reader must leave to the other.
+PIECES = [
+    " srcip=192.0.2.4", ' dstip="203.0.113.9"', " srcip=", ' dstip=""', ' type="event"',
+    " type=utm", " subtype=dns", ' subtype="webfilter"', ' hostname="Evil.Example."',
+    ' hostname=""', ' url="/x?a=b"', ' url="http://a.example/c"', ' url="ftp:x"', " url=/p",
+    ' service="https"', " service=HTTP", " eventtime=1709601421", " eventtime=1709601421123",
+    " eventtime=1709601421123456", " eventtime=17096014211234567", " eventtime=99999999999999",
+    " eventtime=17096014211234567890", " eventtime=abc",
+    " eventtime=", " sentbyte=12345678901234567890", " rcvdbyte=007", " sentbyte=¹",
+    " proto=17", ' proto="ICMP"', " proto=999", ' action=""', ' utmaction="block"',
+    " srcport=70000", " dstport=00080", ' tz="-0530"', " tz=+07", " date=2024-02-30",
+    " time=25:00:00", ' msg="a srcip=198.51.100.9 b"', ' x"y', '"', "=", "\\", "\t",
+    " srcip=::ffff:192.0.2.5", " srcip= 192.0.2.6", " dstip=[2001:db8::1]", " srcip=01.2.3.4",
+    "é", "\x1c", " ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk", [3, 64])
+def test_column_reader_equals_line_reader_on_spliced_pairs(tmp_path: Path, chunk: int) -> None:
+    from lamsach.logs.formats import ReadContext
+    from lamsach.logs.formats.fortigate import read_lines
+
+    rng = random.Random(chunk)
+    lines = (DATA / "b_fortigate.log").read_text().splitlines()
+
+    def spliced(line: str) -> str:
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(line))
+            line = line[:at] + rng.choice(PIECES) + line[at:]
+        return line
+
+    def read(path: Path, fast: bool) -> tuple[list[dict[str, object]], ReadStats]:
+        stats = ReadStats(file=str(path))
+        with path.open(encoding="utf-8", newline="") as stream:
+            ctx = ReadContext(file=str(path), stats=stats, batch_size=chunk)
+            rows = [row for batch in read_lines(stream, ctx, fast) for row in batch.to_pylist()]
+        return rows, stats
+
+    path = tmp_path / "fortigate.log"
+    for _ in range(60):
+        body = [spliced(line) if rng.random() < 0.6 else line for line in lines * 3]
+        path.write_text("\n".join(body) + "\n", encoding="utf-8")
+        (by_column, column_stats), (by_line, line_stats) = read(path, True), read(path, False)
+        assert by_column == by_line
+        assert column_stats.skipped == line_stats.skipped
+        assert column_stats.examples == line_stats.examples

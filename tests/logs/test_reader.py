@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,34 @@ def test_detecting_formats_loads_no_polars(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["zeek-tsv", "True", "False"]
+
+
+SHIPPED = Path(__file__).parent / "data"
+
+
+def _detected(path: Path) -> str | None:
+    try:
+        return detect_format(str(path)).name
+    except LogReadError:
+        return None  # needs --format and a column mapping
+
+
+TEXT_SAMPLES = {
+    p.name: fmt for p in sorted(SHIPPED.iterdir()) if p.is_file() and (fmt := _detected(p))
+}
+
+
+@pytest.mark.parametrize(("sample", "fmt"), sorted(TEXT_SAMPLES.items()))
+def test_numbers_past_64_bits_are_damage_not_a_failure(
+    tmp_path: Path, sample: str, fmt: str
+) -> None:
+    """A run of digits grown past 64 bits (ports, sizes, epoch times) gives a null value or a
+    counted skip; it never stops the reading, whatever field it lands in."""
+    text = (SHIPPED / sample).read_text(encoding="utf-8")
+    runs = list(re.finditer(r"\d+", text))
+    path = tmp_path / sample
+    for run in runs[:: max(1, len(runs) // 40)]:
+        path.write_text(text[: run.start()] + "9" * 25 + text[run.end() :], encoding="utf-8")
+        stats = ReadStats(file=str(path))
+        records = sum(batch.num_rows for batch in read_log(str(path), fmt, stats=stats))
+        assert records + stats.skipped_total > 0

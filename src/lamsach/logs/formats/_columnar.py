@@ -197,7 +197,7 @@ def ips_expr(expr: pl.Expr) -> pl.Expr:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4_FULL = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+IPV4_FULL = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
 
 
 def answers_as_read(answers: pl.Series) -> bool:
@@ -217,7 +217,7 @@ def ip_series(values: pl.Series) -> pl.Series:
     return (
         pl.select(
             pl.when(values.str.contains(r"^[0-9.]+$"))
-            .then(pl.when(values.str.contains(_IPV4_FULL)).then(values))
+            .then(pl.when(values.str.contains(IPV4_FULL)).then(values))
             .otherwise(values.replace_strict(mapping, default=None, return_dtype=pl.String))
         )
         .to_series()

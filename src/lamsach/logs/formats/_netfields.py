@@ -8,6 +8,7 @@ import socket
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
+from lamsach.logs.formats._rows import micros_in_range
 from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 # IANA protocol numbers as firewalls print them, to the lower-case names the schema uses.
@@ -29,6 +30,8 @@ PROTOCOLS = {
 _PROTO_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6", "ipv6icmp": "icmpv6"}
 
 
+_INT64 = 2**63
+
 # The time stamp that opens a syslog line: RFC 5424 / ISO, or BSD with or without a year.
 _STAMP = re.compile(
     r"(?:<\d{1,3}>)?(?:1 )?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*"
@@ -37,9 +40,11 @@ _STAMP = re.compile(
 
 
 def ascii_int(text: str | None) -> int | None:
-    """A non-negative integer written in ASCII digits, or None (str.isdigit also takes "¹")."""
+    """A non-negative integer written in ASCII digits (str.isdigit also takes "¹") that fits the
+    schema's 64 bits, or None: a longer run of digits is damage, not a count."""
     if text and text.isascii() and text.isdigit():
-        return int(text)
+        value = int(text)
+        return value if value < _INT64 else None
     return None
 
 
@@ -83,7 +88,8 @@ def port(text: str | None) -> int | None:
 
 
 def micros_from_epoch_number(text: str) -> int | None:
-    """Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by size) as micros."""
+    """Epoch seconds, milliseconds, microseconds or nanoseconds (told apart by size) as micros;
+    None outside the years 1-9999."""
     value = ascii_int(text)
     if value is None:
         return None
@@ -93,7 +99,7 @@ def micros_from_epoch_number(text: str) -> int | None:
         return value * 1_000
     if value < 10**17:
         return value
-    return value // 1_000
+    return micros_in_range(value // 1_000)
 
 
 def micros_utc(

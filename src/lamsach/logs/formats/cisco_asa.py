@@ -23,7 +23,7 @@ from lamsach.logs.formats._netfields import (
     proto_name,
     syslog_micros,
 )
-from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year
+from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year, to_int
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -162,7 +162,7 @@ def _ftd(text: str) -> Row | None:
     log_type = "dns" if fields.get("DNSQuery") else ("http" if host or url else "conn")
     sizes = [fields.get("InitiatorBytes", ""), fields.get("ResponderBytes", "")]
     counts = [n for n in (ascii_int(text) for text in sizes) if n is not None]
-    size = sum(counts) if counts else None
+    size = to_int(sum(counts)) if counts else None  # None past 64 bits
     return (
         src,
         fields.get("SrcPort"),
@@ -207,7 +207,7 @@ def to_row(fields: Row, stamp: int | None, number: int) -> Row | None:
         proto_name(proto) if isinstance(proto, str) else None,
         host,
         url,
-        int(size) if isinstance(size, str | int) else None,
+        to_int(size) if isinstance(size, str | int) else None,
         action,
         log_type,
         number,

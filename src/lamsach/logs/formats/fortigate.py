@@ -13,6 +13,7 @@ from typing import IO
 import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
+from lamsach.logs.formats._columnar import read_chunks
 from lamsach.logs.formats._netfields import (
     ascii_int,
     canonical_ip,
@@ -20,7 +21,7 @@ from lamsach.logs.formats._netfields import (
     port,
     proto_name,
 )
-from lamsach.logs.formats._rows import Row, local_zone, read_rows
+from lamsach.logs.formats._rows import Row, local_zone, to_int
 from lamsach.logs.formats._syslog import parse_iso, to_micros
 
 COLUMNS = (
@@ -127,7 +128,7 @@ def to_row(fields: KeyValues, number: int, zone: tzinfo = UTC) -> tuple[object, 
     size = None
     sent_n, received_n = ascii_int(sent), ascii_int(received)
     if sent_n is not None or received_n is not None:
-        size = (sent_n or 0) + (received_n or 0)
+        size = to_int((sent_n or 0) + (received_n or 0))  # None past 64 bits
     return (
         _time(fields, zone),
         src_ip,
@@ -145,9 +146,31 @@ def to_row(fields: KeyValues, number: int, zone: tzinfo = UTC) -> tuple[object, 
     )
 
 
-def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+def read_lines(stream: IO[str], ctx: ReadContext, fast: bool = True) -> Iterator[pa.RecordBatch]:
+    """Batches of a FortiGate log; ``fast`` reads the plain traffic and web lines by column."""
     zone = local_zone(ctx)
-    return read_rows(stream, ctx, COLUMNS, lambda line, number: _line_row(line, number, zone))
+
+    def rows_of(lines: list[str], first_line: int) -> Iterator[Row]:
+        for number, raw in enumerate(lines, first_line):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            row = _line_row(line, number, zone)
+            if isinstance(row, str):
+                ctx.stats.skip(row, number)
+            else:
+                yield row
+
+    def by_column(lines: list[str], first_line: int) -> pa.Table:
+        from lamsach.logs.formats._fortigate_fast import fast_chunk  # it needs polars
+
+        return fast_chunk(lines, first_line, ctx, zone)
+
+    return read_chunks(stream, ctx, COLUMNS, rows_of, by_column if fast else None)
+
+
+def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    return read_lines(stream, ctx)
 
 
 def _line_row(line: str, number: int, zone: tzinfo) -> Row | str:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from lamsach.logs.formats import LogFormat, ReadContext
 from lamsach.logs.formats._netfields import canonical_ip, port, proto_name, stamp_end, syslog_micros
-from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year
+from lamsach.logs.formats._rows import Row, local_zone, read_rows, syslog_year, to_int
 
 COLUMNS = (
     "time",
@@ -100,7 +100,7 @@ def _line_row(line: str, number: int, year: int | None, zone: tzinfo) -> Row | s
         dst_ip,
         port(dpt),
         proto_name(proto),
-        int(length) if length else None,
+        to_int(length),
         action_of(_log_prefix(head)),
         "conn",
         number,
