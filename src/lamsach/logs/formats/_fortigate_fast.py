@@ -17,6 +17,7 @@ from lamsach.logs.formats import ReadContext
 from lamsach.logs.formats._columnar import IPV4_FULL, PYTHON_WHITESPACE
 from lamsach.logs.formats._netfields import canonical_ip, proto_name
 from lamsach.logs.formats._rows import RowBuffer
+from lamsach.logs.formats.fortigate import COLUMNS, KeyValues, event_time, line_row
 from lamsach.logs.schema import batch_from_columns
 
 if TYPE_CHECKING:
@@ -31,15 +32,14 @@ _KEYS = (
 )  # fmt: skip
 _WANTED = f"^(?:{'|'.join(_KEYS)})="
 _DIGITS = r"^[0-9]+$"
-# Byte counts of more digits than this (ascii_int reads any) are summed per line, in Python.
+# Byte counts of more digits than this are summed per line: the sum of two may not fit 64 bits.
+_COUNTS = ("sentbyte", "rcvdbyte")
 _MAX_DIGITS = 18
 
 
 def fast_chunk(lines: list[str], first_line: int, ctx: ReadContext, zone: tzinfo) -> pa.Table:
     """The chunk's rows, those of its simple traffic and web filter lines read by column."""
     import polars as pl  # here: detecting a format must not load polars
-
-    from lamsach.logs.formats.fortigate import COLUMNS, KeyValues, _line_row, _time
 
     text = pl.Series("text", lines, dtype=pl.String).str.strip_chars_end("\r\n")
     frame = pl.DataFrame({"text": text}).with_row_index("index")
@@ -48,10 +48,8 @@ def fast_chunk(lines: list[str], first_line: int, ctx: ReadContext, zone: tzinfo
     fields = _fields(frame.filter(simple & ~blank))
     kind = _unquoted("type")
     traffic = kind.is_in(["traffic", "utm"]) & ~((kind == "utm") & (_unquoted("subtype") == "dns"))
-    short = [
-        _unquoted(k).str.len_bytes().fill_null(0) <= _MAX_DIGITS for k in ("sentbyte", "rcvdbyte")
-    ]
-    taken = fields.filter(traffic & short[0] & short[1])
+    counts = [_unquoted(k).str.len_bytes().fill_null(0) <= _MAX_DIGITS for k in _COUNTS]
+    taken = fields.filter(traffic & pl.all_horizontal(counts))
     skips: list[tuple[int, str]] = []
     skips += [(i, "not a FortiGate log") for i in fields.filter(kind.is_null())["index"]]
     ignored = fields.filter(kind.is_not_null() & ~kind.is_in(["traffic", "utm"]))
@@ -59,7 +57,7 @@ def fast_chunk(lines: list[str], first_line: int, ctx: ReadContext, zone: tzinfo
     done = set(taken["index"].to_list()) | {i for i, _ in skips}
     done |= set(frame.filter(blank)["index"].to_list())
 
-    out = _rows(taken, zone, _time, KeyValues)
+    out = _rows(taken, zone)
     without = out.filter(pl.col("src_ip").is_null() & pl.col("dst_ip").is_null())
     skips += [(i, "no addresses") for i in without["index"]]
     out = out.filter(pl.col("src_ip").is_not_null() | pl.col("dst_ip").is_not_null())
@@ -73,7 +71,7 @@ def fast_chunk(lines: list[str], first_line: int, ctx: ReadContext, zone: tzinfo
     rows = []
     for index in range(len(lines)):
         if index not in done:
-            row = _line_row(lines[index].rstrip("\r\n"), first_line + index, zone)
+            row = line_row(lines[index].rstrip("\r\n"), first_line + index, zone)
             if isinstance(row, str):
                 skips.append((index, row))
             else:
@@ -119,7 +117,7 @@ def _unquoted(key: str) -> pl.Expr:
     )
 
 
-def _rows(taken: pl.DataFrame, zone: tzinfo, time_of: Any, kv: Any) -> pl.DataFrame:
+def _rows(taken: pl.DataFrame, zone: tzinfo) -> pl.DataFrame:
     """``to_row`` of the taken lines, as columns (with ``index``)."""
     import polars as pl
 
@@ -196,7 +194,7 @@ def _rows(taken: pl.DataFrame, zone: tzinfo, time_of: Any, kv: Any) -> pl.DataFr
     # Times without a plain epoch number, addresses but dotted quads, and protocols: few
     # distinct values, read as the per-line reader reads them.
     stamps = out.filter(pl.col("epoch").is_null()).get_column("stamp").unique().to_list()
-    times = {stamp: time_of(_key_values(kv, stamp), zone) for stamp in stamps}
+    times = {stamp: event_time(_time_fields(stamp), zone) for stamp in stamps}
     names = out.get_column("proto_text").drop_nulls().unique().to_list()
     return out.with_columns(
         pl.coalesce(
@@ -222,9 +220,8 @@ def _canonical(values: pl.Series) -> pl.Series:
     return pl.select(pl.when(dotted).then(values).otherwise(canonical)).to_series()
 
 
-def _key_values(kv: Any, stamp: str) -> Any:
-    """A ``KeyValues`` holding only the raw time fields packed into ``stamp``."""
-    fields = kv.__new__(kv)
+def _time_fields(stamp: str) -> KeyValues:
+    """The raw time fields packed into ``stamp``, as the per-line reader holds them."""
     keys = ("eventtime", "date", "time", "tz")
-    fields.raw = {k: v for k, v in zip(keys, stamp.split("\x01"), strict=True) if v != "\x00"}
-    return fields
+    values = stamp.split("\x01")
+    return KeyValues.of({k: v for k, v in zip(keys, values, strict=True) if v != "\x00"})

@@ -58,6 +58,13 @@ class KeyValues:
     def __init__(self, line: str) -> None:
         self.raw = dict(_PAIR.findall(line))
 
+    @classmethod
+    def of(cls, raw: dict[str, str]) -> KeyValues:
+        """Fields split out already (values as written: quotes kept)."""
+        fields = cls.__new__(cls)
+        fields.raw = raw
+        return fields
+
     def get(self, key: str, default: str | None = None) -> str | None:
         value = self.raw.get(key)
         if value is None:
@@ -72,7 +79,7 @@ class KeyValues:
         return self.get(key) or ""
 
 
-def _time(fields: KeyValues, zone: tzinfo = UTC) -> int | None:
+def event_time(fields: KeyValues, zone: tzinfo = UTC) -> int | None:
     # eventtime is epoch based (UTC); date/time are the device's wall clock, offset by tz if given.
     epoch = fields.text("eventtime")
     if epoch:
@@ -130,7 +137,7 @@ def to_row(fields: KeyValues, number: int, zone: tzinfo = UTC) -> tuple[object, 
     if sent_n is not None or received_n is not None:
         size = to_int((sent_n or 0) + (received_n or 0))  # None past 64 bits
     return (
-        _time(fields, zone),
+        event_time(fields, zone),
         src_ip,
         port(fields.get("srcport")),
         dst_ip,
@@ -155,7 +162,7 @@ def read_lines(stream: IO[str], ctx: ReadContext, fast: bool = True) -> Iterator
             line = raw.rstrip("\r\n")
             if not line.strip():
                 continue
-            row = _line_row(line, number, zone)
+            row = line_row(line, number, zone)
             if isinstance(row, str):
                 ctx.stats.skip(row, number)
             else:
@@ -173,7 +180,8 @@ def read(stream: IO[str], ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     return read_lines(stream, ctx)
 
 
-def _line_row(line: str, number: int, zone: tzinfo) -> Row | str:
+def line_row(line: str, number: int, zone: tzinfo) -> Row | str:
+    """The canonical row of one line, or the reason it is skipped."""
     fields = KeyValues(line)
     kind = fields.get("type")
     if kind is None:
