@@ -353,6 +353,27 @@ def test_damaged_numbers_become_null_and_keep_the_record(tmp_path: Path) -> None
     assert stats.skipped_total == 0
 
 
+def test_times_out_of_range_become_null_and_keep_the_record(tmp_path: Path) -> None:
+    stamps = ["1700000000.5", "1e40", "99999999999999999999999", "-1e20", "nan", "inf"]
+    rows = [row(ts, f"C{i}", "10.0.0.5", "5353", "10.0.0.53", "53", "udp", "a.example", "-", "-")
+            for i, ts in enumerate(stamps)]  # fmt: skip
+    table, stats = read(tmp_path, dns_log(rows))
+    assert table.num_rows == len(stamps) and stats.skipped_total == 0
+    assert table.column("time").to_pylist()[0] == datetime(2023, 11, 14, 22, 13, 20, 500000, UTC)
+    assert table.column("time").to_pylist()[1:] == [None] * (len(stamps) - 1)
+
+
+@pytest.mark.parametrize("separator", ["\\x0", "\\x", "\\u12", "\\N{nothing}"])
+def test_a_damaged_separator_escape_is_a_header_error(tmp_path: Path, separator: str) -> None:
+    path = tmp_path / "dns.log"
+    path.write_text(f"#separator {separator}\n#fields\tts\tquery\n1.0\ta.example\n")
+    stats = ReadStats(file=str(path))
+    assert list(read_log(str(path), fmt="zeek-tsv", stats=stats)) == []
+    assert stats.skipped == {"no-zeek-header": 1}
+    with path.open("rb") as raw, pytest.raises(zeek_tsv.ZeekHeaderError, match="separator"):
+        zeek_tsv.read_header(raw)
+
+
 def test_other_separator_is_honoured(tmp_path: Path) -> None:
     text = dns_log(
         [

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lamsach.logs.formats import LogFormat, ReadContext, ReadStats
+from lamsach.logs.formats._rows import MAX_MICROS, MIN_MICROS
 from lamsach.logs.schema import LOG_SCHEMA
 
 NAME = "zeek-tsv"
@@ -65,7 +66,10 @@ class ZeekHeader:
 
 def _unescape(value: str) -> str:
     # Zeek writes the separator as an escape such as \x09.
-    return value.encode("ascii", "replace").decode("unicode_escape")
+    try:
+        return value.encode("ascii", "replace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        raise ZeekHeaderError(f"unreadable separator {value!r} in the Zeek header") from None
 
 
 def parse_header(lines: list[bytes], size: int) -> ZeekHeader:
@@ -251,8 +255,12 @@ def _number_or_none(text: str | None, target: pa.DataType) -> Any:
 
 def _to_time(values: pa.Array) -> pa.Array:
     seconds = _to_number(values, pa.float64())
-    micros = pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())
-    return pc.cast(micros, LOG_SCHEMA.field("time").type)
+    # Times outside the years 1-9999 (and inf, nan) are damage: null, as in every format.
+    micros = pc.round(pc.multiply(seconds, 1_000_000.0))
+    low, high = pa.scalar(float(MIN_MICROS)), pa.scalar(float(MAX_MICROS))
+    inside = pc.and_(pc.greater_equal(micros, low), pc.less_equal(micros, high))
+    micros = pc.if_else(pc.fill_null(inside, False), micros, pa.scalar(None, pa.float64()))
+    return pc.cast(pc.cast(micros, pa.int64()), LOG_SCHEMA.field("time").type)
 
 
 def _first_of_set(values: pa.Array, sep: str) -> pa.Array:
