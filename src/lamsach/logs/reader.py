@@ -7,6 +7,7 @@ cut into byte ranges on line boundaries so that several processes share it.
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import itertools
@@ -326,23 +327,36 @@ def line_ranges(
             nominal = start + length * i // parts
             if nominal <= bounds[-1]:
                 continue
-            f.seek(nominal - 1)
-            cut = -1
-            pos = nominal - 1
-            while cut < 0:
-                chunk = f.read(65_536)
-                if not chunk:
-                    break
-                found = chunk.find(b"\n")
-                if found >= 0:
-                    cut = pos + found + 1
-                pos += len(chunk)
+            cut = _line_start_after(f, nominal - 1)
+            # Readers drop a byte-order mark at the start of what they are given: a line that
+            # begins with one (files joined by cat) must not start a range, or it would be read
+            # differently from a pass over the whole file.
+            while 0 <= cut < size and _starts_with_bom(f, cut):
+                cut = _line_start_after(f, cut)
             if cut < 0 or cut >= size:
                 break
             if cut > bounds[-1]:
                 bounds.append(cut)
     bounds.append(size)
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _line_start_after(f: BinaryIO, pos: int) -> int:
+    """Where the first line that starts after ``pos`` begins; -1 if none does."""
+    f.seek(pos)
+    while True:
+        chunk = f.read(65_536)
+        if not chunk:
+            return -1
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return pos + found + 1
+        pos += len(chunk)
+
+
+def _starts_with_bom(f: BinaryIO, pos: int) -> bool:
+    f.seek(pos)
+    return f.read(3) == codecs.BOM_UTF8
 
 
 def read_log(
