@@ -2,9 +2,9 @@
 
 A task is a whole file, or a byte range cut on line boundaries of a big plain file whose lines
 read alone (``LogFormat.splittable``), or of a Zeek TSV one (its header read once and handed to
-every range). ``scan_task`` reads a task and calls the
-pure kernel on each batch; the local engine (``engine_local``) runs tasks on a process pool,
-and a cluster engine can map the same function over the same tasks.
+every range). ``scan_task`` reads a task and calls the pure kernel on each batch; the local
+engine (``engine_local``) runs tasks on a process pool, and a cluster engine can map the same
+function over the same tasks.
 """
 
 from __future__ import annotations
