@@ -265,3 +265,24 @@ def test_login_is_throttled_per_address_across_accounts(portal: Portal) -> None:
         "/login", data={"username": "admin", "password": "lamsach2022", "csrf_token": token}
     )
     assert response.status_code == 429
+
+
+def test_numbers_no_column_can_hold_are_refused_not_a_server_error(portal: Portal) -> None:
+    # Found by fuzzing the API (schemathesis): SQLite cannot bind such an id, PostgreSQL cannot
+    # store it, and both once answered 500.
+    client = login(portal.app, "admin")
+    huge = 10**30
+    campaign, ward = portal.demo.campaign_id, portal.unit_of("officer")
+    for method, url in [
+        ("GET", f"/api/campaigns/{huge}/units/{ward}/report"),
+        ("GET", f"/api/campaigns/{campaign}/units/{huge}/report"),
+        ("POST", f"/api/campaigns/{huge}/units/{ward}/report/submit"),
+        ("DELETE", f"/api/campaigns/{huge}/exceptions/{ward}"),
+    ]:
+        response = client.request(method, url)
+        assert response.status_code == 422, (method, url, response.text)
+        assert response.json()["error"] == "invalid_request"
+    page = client.get(f"/campaigns/{huge}/units/{ward}/report")
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    # And the portal goes on answering.
+    assert client.get(f"/api/campaigns/{campaign}/units/{ward}/report").status_code == 200

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -101,6 +102,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         text = messages.translate(request_locale(request), "page.not_found", {})
         return render(request, "error.html", {"message": text, "status": 404}, 404)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, _exc: Exception) -> Response:
+        # A number no column can hold (an id of thirty digits in the address or the body):
+        # SQLite refuses to bind it, PostgreSQL to store it. The request's fault, not a 500.
+        text = messages.translate(request_locale(request), "request.invalid", {})
+        if _is_api(request):
+            return JSONResponse({"error": "invalid_request", "message": text}, status_code=422)
+        return render(request, "error.html", {"message": text, "status": 400}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
