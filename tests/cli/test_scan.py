@@ -174,6 +174,11 @@ def test_errors_exit_2(tmp_path: Path, index_file: Path) -> None:
     assert no_ioc.exit_code == 2 and "no such file" in no_ioc.stderr
     bad_out = invoke(log, "--ioc", index_file, "--out", tmp_path / "hits.xml")
     assert bad_out.exit_code == 2 and "unknown hits format" in bad_out.stderr
+    for suffix in (".csv", ".jsonl", ".parquet"):  # an output that cannot be opened: no traceback
+        unwritable = invoke(log, "--ioc", index_file, "--out", tmp_path / "gone" / f"h{suffix}")
+        assert unwritable.exit_code == 2 and "No such file or directory" in unwritable.stderr
+        assert "Traceback" not in unwritable.output and unwritable.exception is not None
+        assert isinstance(unwritable.exception, SystemExit)
     unknown = tmp_path / "notes.txt"
     unknown.write_text("nothing to see\n")
     out = tmp_path / "hits.csv"

@@ -172,8 +172,13 @@ def scan(
         options = _options(mapping, option)
         internal_networks = _internal(internal)
         index, index_path = load_indicators(ioc, allow, console)
-    except (LogReadError, OutputError, ValueError, OSError) as exc:
+        # Opened before the scan, so that an output that cannot be written fails first.
+        writer = HitWriter(out) if out is not None else None
+    except (LogReadError, OutputError, ValueError) as exc:
         raise _fail(console, str(exc)) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise _fail(console, f"{where}{exc.strerror or exc}") from None
     workers = workers or os.cpu_count() or 1
     # A few ranges per worker, so that a worker slowed down by other load does not hold the end.
     tasks, errors = plan_tasks(
@@ -186,7 +191,6 @@ def scan(
     errors = [e for e in errors if e.path not in passed_over]
     report = ScanReport(errors=errors)
     summary = HitSummary()
-    writer = HitWriter(out) if out is not None else None
     shown: list[Any] = []
 
     def on_hits(hits: Any) -> None:
