@@ -321,16 +321,20 @@ def test_hit_files_round_trip_lists_nulls_and_times(tmp_path: Path, suffix: str)
     assert back[1]["tags"] == ["family:qakbot"] and back[1]["time"] is None
 
 
-@pytest.mark.parametrize("option", ["tz=Mars/Olympus", "tz=+7h", "year=20x5"])
+@pytest.mark.parametrize("option", ["tz=Mars/Olympus", "tz=+7h", "year=20x5", "date_order=dym"])
 def test_a_mistyped_format_option_is_an_error(
     tmp_path: Path, index_file: Path, option: str
 ) -> None:
     # Silently falling back to UTC or this year would shift every time stamp of the scan.
-    log = tmp_path / "dnsmasq.log"
-    log.write_text("Jun  5 10:20:57 dnsmasq[1]: query[A] www.example.org from 10.1.1.9\n")
-    result = invoke(log, "--ioc", index_file, "--option", option)
+    for n in range(3):
+        log = tmp_path / f"dnsmasq-{n}.log"
+        log.write_text("Jun  5 10:20:57 dnsmasq[1]: query[A] www.example.org from 10.1.1.9\n")
+    result = invoke(tmp_path, "--ioc", index_file, "--option", option)
     assert result.exit_code == 2, result.output
-    assert option.split("=")[0] in result.output
+    assert f"option {option.split('=')[0]}=" in result.output
+    # Said once, before any file is read, not once a file.
+    assert result.output.count("error:") == 1, result.output
+    assert "records" not in result.output
 
 
 def test_format_options_are_applied(tmp_path: Path, index_file: Path) -> None:

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from lamsach.logs.formats._rows import check_options
 from lamsach.logs.reader import STDIN, LogReadError, expand_paths
 from lamsach.matching.output import HitWriter, OutputError, output_format
 from lamsach.matching.summary import HitSummary, listed
@@ -170,6 +171,7 @@ def scan(
         if STDIN in paths and not log_format:
             raise LogReadError("standard input needs --format")
         options = _options(mapping, option)
+        check_options(options)
         internal_networks = _internal(internal)
         index, index_path = load_indicators(ioc, allow, console)
         # Opened before the scan, so that an output that cannot be written fails first.

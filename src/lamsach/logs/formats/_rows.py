@@ -229,6 +229,17 @@ def syslog_year(ctx: ReadContext) -> int | None:
     return year
 
 
+def check_options(options: dict[str, str]) -> None:
+    """Refuse, before any file is read, a format option every reader would refuse (a mistyped
+    year or zone), or one a reader would quietly not use (a date order it does not know)."""
+    ctx = ReadContext(file="", stats=ReadStats(file=""), options=options)
+    syslog_year(ctx)
+    local_zone(ctx)
+    order = options.get("date_order", "").strip()
+    if order and order not in ("dmy", "mdy"):
+        raise ValueError(f"option date_order={order!r}: not dmy or mdy")
+
+
 def local_zone(ctx: ReadContext) -> tzinfo:
     """The ``tz`` option (``Asia/Ho_Chi_Minh`` or ``+07:00``) for logs stamped in local time
     without a zone; UTC when not given. A zone that is not understood is an error, not UTC."""
