@@ -115,6 +115,23 @@ def test_csv_column_option_and_guess(tmp_path: Path) -> None:
     assert missing.errors and "no column 'nope'" in (missing.errors[0].error or "")
 
 
+def test_a_csv_field_past_the_csv_modules_limit_rejects_its_row_only(tmp_path: Path) -> None:
+    # The csv module refuses fields over 128 KiB; that once ended the whole import.
+    path = tmp_path / "feed.csv"
+    huge = "x" * 200_000
+    good = [f"evil-{n}.example.net,ok" for n in range(10)]
+    path.write_text("\n".join(["indicator,note", *good[:5], f"bad.example.net,{huge}", *good[5:],
+                               f"{huge},d"]) + "\n")  # fmt: skip
+    result = import_paths([path])
+    assert not result.errors
+    assert _keys(result) == {(T.DOMAIN, f"evil-{n}.example.net") for n in range(10)}
+    assert _rejects(result) == {(7, "bad-csv-row"), (13, "bad-csv-row")}
+    # A file whose first line is such a field has no header at all.
+    first = tmp_path / "huge-first.csv"
+    first.write_text(f"{huge},x\nindicator,note\nevil-a.example.net,a\n")
+    assert import_paths([first], format="csv").errors or not import_paths([first]).indicators
+
+
 def test_zeek_intel(data_dir: Path) -> None:
     result = import_paths([data_dir / "zeek-intel.dat"])
     assert result.files[0].format == "zeek"

@@ -58,9 +58,12 @@ def _clean(name: str) -> str:
 
 
 def _cells(line: str, delimiter: str) -> list[str]:
-    return next(
-        csv.reader([line.lstrip().removeprefix("#")], delimiter=delimiter, skipinitialspace=True)
-    )
+    text = line.lstrip().removeprefix("#")
+    reader = csv.reader([text], delimiter=delimiter, skipinitialspace=True)
+    try:
+        return next(reader)
+    except csv.Error:  # a field past the csv module's limit: no header, nor a row of one
+        return [line]
 
 
 def clean_header(cells: list[str]) -> list[str]:
@@ -187,7 +190,17 @@ def read_csv(text: str, ctx: ReadContext) -> Iterator[RawEntry]:
     body = lines[layout.header_line + 1 :]
     first_line = layout.header_line + 2
     reader = csv.reader(body, delimiter=layout.delimiter, skipinitialspace=True)
-    rows = [(first_line + reader.line_num - 1, row) for row in reader]
+    rows = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field past the csv module's limit (128 KiB): the row goes
+            number = first_line + reader.line_num - 1
+            ctx.reject(number, "bad-csv-row", body[reader.line_num - 1][:300], str(exc))
+            continue
+        rows.append((first_line + reader.line_num - 1, row))
     yield from table_entries(layout.header, rows, ctx, layout.delimiter)
 
 
