@@ -134,3 +134,18 @@ def test_import_respects_the_actor_scope(session: Session, tree) -> None:
     assert _count(session) == before
     summary = import_units(session, tree.users["admin"], data, "t.csv")
     assert summary.created == 2
+
+
+def test_control_characters_never_reach_an_export(session: Session, tree) -> None:
+    from lamsach.campaign.units import UnitFields, create_unit
+
+    parent = tree.units["C1"]
+    made = create_unit(session, None, UnitFields("W77", "Phường\x01 Bảy\x0b Bảy", "ward"), parent)
+    assert made.name == "Phường Bảy Bảy"
+    # A name stored before they were kept out: the Excel export leaves them out of the cell.
+    made.contact_person = "Anh\x02 Bảy"
+    session.flush()
+    sheet = load_workbook(io.BytesIO(export_units_xlsx(session, parent))).active
+    assert sheet is not None
+    rows = {row[0]: row for row in sheet.iter_rows(values_only=True)}
+    assert rows["W77"][1] == "Phường Bảy Bảy" and rows["W77"][4] == "Anh Bảy"

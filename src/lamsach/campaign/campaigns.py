@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lamsach.campaign import audit
 from lamsach.campaign.errors import Conflict, Issue, NotFound, PermissionDenied, ValidationFailed
 from lamsach.campaign.permissions import Action, can, require, unit_filter
+from lamsach.campaign.text import block, one_line
 from lamsach.storage.models import (
     Campaign,
     CampaignUnit,
@@ -58,9 +59,9 @@ def create_campaign(
     if issues:
         raise ValidationFailed(issues)
     campaign = Campaign(
-        name=" ".join(fields.name.split()),
-        description=fields.description.strip(),
-        directive_refs=[ref.strip() for ref in fields.directive_refs if ref.strip()],
+        name=one_line(fields.name),
+        description=block(fields.description),
+        directive_refs=[one_line(ref) for ref in fields.directive_refs if one_line(ref)],
         owner_unit_id=owner_unit.id,
         template_id=template.id,
         start_date=fields.start_date,
@@ -95,9 +96,9 @@ def update_campaign(
     issues = _check(fields)
     if issues:
         raise ValidationFailed(issues)
-    campaign.name = " ".join(fields.name.split())
-    campaign.description = fields.description.strip()
-    campaign.directive_refs = [r.strip() for r in fields.directive_refs if r.strip()]
+    campaign.name = one_line(fields.name)
+    campaign.description = block(fields.description)
+    campaign.directive_refs = [one_line(r) for r in fields.directive_refs if one_line(r)]
     campaign.start_date, campaign.deadline = fields.start_date, fields.deadline
     campaign.lock_date = fields.lock_date
     if template is not None and template.id != campaign.template_id:
@@ -231,7 +232,7 @@ def grant_exception(
     if found is None:
         found = LockException(campaign_id=campaign.id, unit_id=unit.id, lock_date=lock_date)
         session.add(found)
-    found.lock_date, found.reason = lock_date, reason.strip()
+    found.lock_date, found.reason = lock_date, block(reason)
     found.granted_by_id = actor.id if actor else None
     session.flush()
     audit.record(

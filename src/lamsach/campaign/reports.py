@@ -22,6 +22,7 @@ from lamsach.campaign.errors import (
 )
 from lamsach.campaign.permissions import Action, can, check_report_action, report_actions, require
 from lamsach.campaign.templates import TemplateDef, definition_of
+from lamsach.campaign.text import block
 from lamsach.campaign.timeutil import local_date, utcnow
 from lamsach.campaign.validation import Value, coerce_values, validate_values
 from lamsach.storage.models import (
@@ -286,7 +287,7 @@ def save_values(
     for code, value in typed.items():
         _set(session, report, code, "value", value, actor, now)
     for code, note in (notes or {}).items():
-        _set(session, report, code, "note", note.strip()[:2000], actor, now)
+        _set(session, report, code, "note", block(note)[:2000], actor, now)
     session.flush()
     return report
 
@@ -335,12 +336,12 @@ def return_report(
     now = now or utcnow()
     _campaign, unit, lock = _context(session, report)
     check_report_action(actor, Action.RETURN_REPORT, report, unit, lock, local_date(now))
-    if not comment.strip():
+    if not block(comment):
         raise ValidationFailed([Issue("comment", "comment.required")])
     _bump(session, report, None, now)
     report.status = "returned"
     report.returned_at, report.returned_by_id = now, actor.id
-    report.return_comment = comment.strip()
+    report.return_comment = block(comment)
     report.approved_at, report.approved_by_id = None, None
     session.add(
         ReportEvent(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lamsach.campaign import audit
 from lamsach.campaign.errors import Conflict, Issue, NotFound, ValidationFailed
 from lamsach.campaign.permissions import Action, require_anywhere
+from lamsach.campaign.text import one_line
 from lamsach.storage.models import Campaign, ReportTemplate, User
 
 ROW_TYPES = ("count", "text")
@@ -94,8 +95,8 @@ def parse_definition(data: dict[str, Any]) -> TemplateDef:
             try:
                 row = RowDef(
                     code=str(raw_row["code"]).strip(),
-                    label_vi=str(raw_row["label_vi"]).strip(),
-                    label_en=str(raw_row.get("label_en") or raw_row["label_vi"]).strip(),
+                    label_vi=one_line(str(raw_row["label_vi"])),
+                    label_en=one_line(str(raw_row.get("label_en") or raw_row["label_vi"])),
                     type=str(raw_row.get("type", "count")),
                     number=str(raw_row.get("number", "")),
                     aggregate=str(
@@ -359,9 +360,9 @@ def update_template(
     parse_definition(definition)
     template.definition = copy.deepcopy(definition)
     if name_vi is not None:
-        template.name_vi = name_vi.strip() or template.name_vi
+        template.name_vi = one_line(name_vi) or template.name_vi
     if name_en is not None:
-        template.name_en = name_en.strip() or template.name_en
+        template.name_en = one_line(name_en) or template.name_en
     session.flush()
     audit.record(
         session, "template.update", user=actor, target=f"{template.code} v{template.version}"

@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -77,7 +78,9 @@ def export_units_xlsx(session: Session, root: Unit | None = None) -> bytes:
     sheet.freeze_panes = "A2"
     sheet.append(list(COLUMNS))
     for row in _export_rows(session, root):
-        sheet.append(row)
+        # Text stored before control characters were kept out would make openpyxl refuse the
+        # whole sheet: they are left out of the cell.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", cell) for cell in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

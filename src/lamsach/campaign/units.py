@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lamsach.campaign import audit
 from lamsach.campaign.errors import Conflict, Issue, NotFound, ValidationFailed
 from lamsach.campaign.permissions import Action, PermissionDenied, can, can_global
+from lamsach.campaign.text import one_line
 from lamsach.storage.models import CampaignUnit, Report, RoleAssignment, Unit, User
 
 # Kinds the interface names; any other lower-case slug is accepted (the hierarchy is data).
@@ -75,7 +76,7 @@ def parse_networks(text: str | Iterable[str]) -> list[str]:
 def check_fields(fields: UnitFields) -> tuple[UnitFields, list[Issue]]:
     """Normalise the fields and list every problem (field names are the attribute names)."""
     issues: list[Issue] = []
-    code, name, kind = fields.code.strip(), " ".join(fields.name.split()), fields.kind.strip()
+    code, name, kind = fields.code.strip(), one_line(fields.name), fields.kind.strip()
     if not code:
         issues.append(Issue("code", "field.required"))
     elif not CODE_RE.match(code):
@@ -104,7 +105,7 @@ def check_fields(fields: UnitFields) -> tuple[UnitFields, list[Issue]]:
         code=code,
         name=name,
         kind=kind,
-        contact_person=" ".join(fields.contact_person.split()),
+        contact_person=one_line(fields.contact_person),
         contact_email=email,
         contact_phone=phone,
         networks=tuple(networks),

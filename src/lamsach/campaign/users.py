@@ -20,6 +20,7 @@ from lamsach.campaign.permissions import (
     can_manage_user,
     unit_filter,
 )
+from lamsach.campaign.text import one_line
 from lamsach.campaign.timeutil import utcnow
 from lamsach.storage.models import RoleAssignment, Unit, User
 
@@ -100,7 +101,7 @@ def create_user(
         raise ValidationFailed(issues)
     user = User(
         username=name,
-        full_name=" ".join(full_name.split()),
+        full_name=one_line(full_name),
         email=email.strip(),
         locale=locale,
         password_hash=password_hash or hash_password(password),
