@@ -29,11 +29,14 @@ OUT = ROOT / "bench" / "out"
 PER_CHUNK = 120  # records a 64 KiB chunk holds with these events
 
 
-def _writer() -> Any:
-    spec = importlib.util.spec_from_file_location("evtx_writer", ROOT / "tests/logs/evtx_writer.py")
+def _evtx_files() -> Any:
+    """The tests' EVTX helpers (writer, and python-evtx as the peer), loaded by path."""
+    if "evtx_files" in sys.modules:
+        return sys.modules["evtx_files"]
+    spec = importlib.util.spec_from_file_location("evtx_files", ROOT / "tests/logs/evtx_files.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["evtx_writer"] = module  # dataclasses look their module up while being made
+    sys.modules["evtx_files"] = module  # dataclasses look their module up while being made
     spec.loader.exec_module(module)
     return module
 
@@ -42,7 +45,7 @@ def generate(records: int, seed: int) -> Path:
     path = OUT / f"sysmon-{records}-s{seed}.evtx"
     if path.exists():
         return path
-    writer = _writer()
+    writer = _evtx_files()
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=UTC)
     chunks, chunk = [], []
@@ -92,22 +95,8 @@ def read_lamsach(path: Path, limit: int | None = None) -> tuple[list[dict[str, A
 
 
 def read_python_evtx(path: Path, limit: int) -> tuple[list[dict[str, Any]], float]:
-    from Evtx.Evtx import Evtx
-
-    from lamsach.logs.formats._evtx import parse_event_xml
-    from lamsach.logs.formats._winevent import WinEvent
-    from lamsach.logs.formats.sysmon import COLUMNS, to_row
-
     started = time.process_time()
-    rows = []
-    with Evtx(str(path)) as log:
-        for record in log.records():
-            event_id, provider, system_time, data = parse_event_xml(record.xml())
-            row = to_row(WinEvent(event_id, provider, data, system_time), record.record_num())
-            if not isinstance(row, str):
-                rows.append(dict(zip(COLUMNS, row, strict=True)))
-            if len(rows) >= limit:
-                break
+    rows = _evtx_files().rows_by_python_evtx(path, limit)
     return rows, time.process_time() - started
 
 

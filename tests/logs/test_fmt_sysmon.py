@@ -1,6 +1,6 @@
 """Sysmon events 3 and 22: Event XML, JSON exports and EVTX files, made up and real.
 
-No EVTX sample can be shipped: the tests write small valid EVTX files (``evtx_writer``).
+No EVTX sample can be shipped: the tests write small valid EVTX files (``evtx_files``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from lamsach.logs.reader import detect_format, read_log
 from lamsach.logs.schema import LOG_SCHEMA
 
 from .conftest import check_claims_no_other_sample
-from .evtx_writer import Event, evtx_bytes
+from .evtx_files import Event, evtx_bytes, rows_by_python_evtx
 
 DATA = Path(__file__).parent / "data"
 TEXT_FORMAT, EVTX_FORMAT = FORMATS
@@ -370,24 +370,6 @@ def test_damaged_object_in_pretty_json_costs_only_itself(tmp_path: Path) -> None
     assert table.column("host").to_pylist() == ["a.example"] and stats.skipped_total == 0
 
 
-def _rows_by_python_evtx(path: Path) -> list[dict[str, object]]:
-    """The rows of an EVTX file read through python-evtx's XML rendering: a second parser."""
-    from Evtx.Evtx import Evtx
-
-    from lamsach.logs.formats._evtx import parse_event_xml
-    from lamsach.logs.formats._winevent import WinEvent
-    from lamsach.logs.formats.sysmon import to_row
-
-    rows = []
-    with Evtx(str(path)) as log:
-        for record in log.records():
-            event_id, provider, system_time, data = parse_event_xml(record.xml())
-            row = to_row(WinEvent(event_id, provider, data, system_time), record.record_num())
-            if not isinstance(row, str):
-                rows.append(dict(zip(COLUMNS, row, strict=True)))
-    return rows
-
-
 def test_evtx_reader_agrees_with_python_evtx(tmp_path: Path) -> None:
     stamp = datetime(2024, 3, 5, 8, 20, 1, 654321, tzinfo=UTC)
     events = []
@@ -403,7 +385,7 @@ def test_evtx_reader_agrees_with_python_evtx(tmp_path: Path) -> None:
     path = tmp_path / "shared.evtx"
     path.write_bytes(evtx_bytes([events[:12], events[12:]]))
     table, stats = read_table(path)
-    theirs = _rows_by_python_evtx(path)
+    theirs = rows_by_python_evtx(path)
     assert table.num_rows == len(theirs) == 24 and stats.skipped == {}
     fields = [c for c in COLUMNS if c != "time"]
     assert table.select(fields).to_pylist() == [{k: r[k] for k in fields} for r in theirs]

@@ -1,4 +1,5 @@
-"""A minimal EVTX writer, for tests and benchmarks: no EVTX sample can be shipped.
+"""EVTX files for tests and benchmarks (no sample can be shipped): a minimal writer, and the rows
+python-evtx reads from a file, a second parser to compare lamsach's with.
 
 Files are laid out as Windows writes them: binary XML with a resident template (the element
 tree with substitution slots) and an array of typed substitution values, in 64 KiB chunks
@@ -11,6 +12,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 FILE_HEADER_SIZE = 0x1000
 CHUNK_SIZE = 0x10000
@@ -193,3 +195,23 @@ def evtx_bytes(chunks: list[list[Event]], spare_chunks: int = 0) -> bytes:
     struct.pack_into("<I", header, 0x7C, zlib.crc32(bytes(header[:0x78])))
     body = b"".join(_chunk(events) for events in chunks)
     return bytes(header) + body + bytes(CHUNK_SIZE * spare_chunks)
+
+
+def rows_by_python_evtx(path: Path, limit: int | None = None) -> list[dict[str, object]]:
+    """The canonical rows of an EVTX file read through python-evtx's XML rendering."""
+    from Evtx.Evtx import Evtx
+
+    from lamsach.logs.formats._evtx import parse_event_xml
+    from lamsach.logs.formats._winevent import WinEvent
+    from lamsach.logs.formats.sysmon import COLUMNS, to_row
+
+    rows: list[dict[str, object]] = []
+    with Evtx(str(path)) as log:
+        for record in log.records():
+            event_id, provider, system_time, data = parse_event_xml(record.xml())
+            row = to_row(WinEvent(event_id, provider, data, system_time), record.record_num())
+            if not isinstance(row, str):
+                rows.append(dict(zip(COLUMNS, row, strict=True)))
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
