@@ -8,7 +8,7 @@ import socket
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
-from lamsach.logs.formats._rows import micros_in_range
+from lamsach.logs.formats._rows import micros_in_range, to_int
 from lamsach.logs.formats._syslog import strip_syslog, to_micros
 
 # IANA protocol numbers as firewalls print them, to the lower-case names the schema uses.
@@ -30,8 +30,6 @@ PROTOCOLS = {
 _PROTO_ALIASES = {"ipv6-icmp": "icmpv6", "icmp6": "icmpv6", "ipv6icmp": "icmpv6"}
 
 
-_INT64 = 2**63
-
 # The time stamp that opens a syslog line: RFC 5424 / ISO, or BSD with or without a year.
 _STAMP = re.compile(
     r"(?:<\d{1,3}>)?(?:1 )?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*"
@@ -43,8 +41,7 @@ def ascii_int(text: str | None) -> int | None:
     """A non-negative integer written in ASCII digits (str.isdigit also takes "¹") that fits the
     schema's 64 bits, or None: a longer run of digits is damage, not a count."""
     if text and text.isascii() and text.isdigit():
-        value = int(text)
-        return value if value < _INT64 else None
+        return to_int(int(text))
     return None
 
 
