@@ -197,3 +197,39 @@ def test_long_hostile_packet_line_is_counted(tmp_path: Path) -> None:
     rows, stats = read_rows(path, "windows-dns")
     assert rows == {}
     assert stats.skipped == {"unreadable PACKET line": 2}  # the second has no response code
+
+
+_PACKET_LINE = (
+    "{date} {clock} 0E70 PACKET  00000000033397A0 UDP Rcv 10.0.0.5    5b47 {op} "
+    "[0001   D   NOERROR] A      (3)abc(6)domain(3)com(0)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("dates", "clock", "expected"),
+    [
+        (["1/5/2024", "1/13/2024"], "10:00:00", {"date_order": "mdy"}),  # 13 is the day
+        (["5/1/2024", "13/1/2024"], "10:00:00", {"date_order": "dmy"}),  # 13 is the day
+        (["1/5/2024", "2/5/2024"], "10:00:00 AM", {"date_order": "mdy"}),  # by the designator
+        (["1/5/2024", "2/5/2024"], "10:00:00 SA", {"date_order": "dmy"}),  # Vietnamese SA/CH
+        (["1/5/2024", "2/5/2024"], "10:00:00", {}),  # nothing tells: day first, as ever
+        (["2024-01-05", "05.01.2024"], "10:00:00", {}),  # never month first anyway
+    ],
+)
+@pytest.mark.parametrize("block", [16 << 20, 100])  # small blocks: lines cut between reads
+def test_the_date_order_is_read_off_the_whole_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dates: list[str],
+    clock: str,
+    expected: dict[str, str],
+    block: int,
+) -> None:
+    monkeypatch.setattr(windows_dns, "_PLAN_BLOCK", block)
+    path = tmp_path / "dns.log"
+    body = [_PACKET_LINE.format(date=dates[0], clock=clock, op="  Q") for _ in range(3)]
+    body.append(_PACKET_LINE.format(date="14/14/2024", clock=clock, op="  Q"))  # no such date
+    body.append(_PACKET_LINE.format(date="13/1/2024", clock=clock, op="R U"))  # an update
+    body.append(_PACKET_LINE.format(date=dates[1], clock=clock, op="  Q"))
+    path.write_text("DNS Server log file creation at 1/5/2024 10:00:00\n" + "".join(body))
+    assert windows_dns.plan(str(path)) == expected

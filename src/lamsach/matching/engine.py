@@ -116,6 +116,11 @@ def plan_tasks(
             message = str(exc).strip("'\"").removeprefix(f"{path}: ")
             errors.append(PlanError(path, message, "unrecognised" in message))
             continue
+        try:
+            file_options = _planned(path, name, opts)
+        except OSError as exc:
+            errors.append(PlanError(path, f"cannot read: {exc.strerror or exc}"))
+            continue
         if _splittable(path, name, parts, min_split):
             header = None
             if name == zeek_tsv.NAME:
@@ -127,10 +132,19 @@ def plan_tasks(
                     continue
             first = header.size if header is not None else 0
             for start, end in line_ranges(path, first, parts, min_split):
-                tasks.append(ScanTask(len(tasks), path, name, start, end, header, opts))
+                tasks.append(ScanTask(len(tasks), path, name, start, end, header, file_options))
             continue
-        tasks.append(ScanTask(len(tasks), path, name, options=opts))
+        tasks.append(ScanTask(len(tasks), path, name, options=file_options))
     return tasks, errors
+
+
+def _planned(path: str, name: str, options: dict[str, str]) -> dict[str, str]:
+    """The options of one file: those given, over what its format reads off the whole file first
+    (a plain file only: a stream would have to be read twice)."""
+    plan = get_format(name).plan
+    if plan is None or path == STDIN or is_compressed(path):
+        return options
+    return {**plan(path), **options}
 
 
 def _splittable(path: str, name: str, parts: int, min_split: int) -> bool:

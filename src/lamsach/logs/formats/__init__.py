@@ -80,9 +80,12 @@ class LogFormat:
     format is recognised by ``magic``, the bytes its files start with, instead.
 
     ``splittable`` says that each line of the format reads alone: no header, no record over
-    several lines, nothing learnt from one line used for another (as Windows DNS learns the date
-    order, or dnsmasq which client asked). A big plain file of such a format is cut into byte
-    ranges at line ends, read side by side by the scan's workers, with the same result.
+    several lines, nothing learnt from one line used for another (as dnsmasq learns which client
+    asked). A big plain file of such a format is cut into byte ranges at line ends, read side by
+    side by the scan's workers, with the same result.
+
+    ``plan``, when given, reads off a whole plain file the options its lines need, before the
+    scan reads it (Windows DNS: which of day and month comes first), so that they then read alone.
     """
 
     name: str
@@ -93,6 +96,7 @@ class LogFormat:
     binary: bool = False
     magic: bytes = b""
     splittable: bool = False
+    plan: Callable[[str], dict[str, str]] | None = None
 
 
 @cache

@@ -3,7 +3,9 @@
 Dates follow the server's locale (``6/5/2013 10:20:53 AM``, ``05.06.2013 10:20:53``,
 ``2013-06-05 10:20:53``); slash dates are read day-first or month-first by the ``date_order``
 option (``dmy``/``mdy``), else by any day above 12 in the file, else by the AM/PM designator.
-Times are the server's local time: the ``tz`` option says which zone (UTC if not given).
+A scan of a plain file settles the order from the whole file first (``plan``), so its lines
+read alone; a stream learns it as it goes. Times are the server's local time: the ``tz``
+option says which zone (UTC if not given).
 """
 
 from __future__ import annotations
@@ -219,6 +221,60 @@ def fast_chunk(
     return batch
 
 
+# A slash date whose first or second part is above 12: the only dates that tell the order.
+_TELLING = re.compile(rb"^(?:(?:1[3-9]|[2-9]\d)/\d{1,2}|\d{1,2}/(?:1[3-9]|[2-9]\d))/\d", re.M)
+_PLAN_BLOCK = 16 << 20
+
+
+def plan(path: str) -> dict[str, str]:
+    """The date order of a whole file, as the option that fixes it for every line: the first
+    query whose slash date has a part above 12 decides, else the designator of the first query
+    (AM/PM: month first), else nothing is fixed (day first, the reader's default)."""
+    first_query: tuple[bool, str | None] = (False, None)
+    dates = _DateReader(None)
+    with open(path, "rb") as f:
+        carry = b""
+        while True:
+            block = f.read(_PLAN_BLOCK)
+            data = carry + block
+            end = len(data) if not block else data.rfind(b"\n") + 1
+            if not first_query[0]:
+                first_query = _first_designator(data[:end])
+            for found in _TELLING.finditer(data, 0, end):
+                stop = data.find(b"\n", found.start(), end)
+                dates.note(*_query_date(data[found.start() : stop if stop >= 0 else end]))
+                if dates.seen is not None:
+                    return {"date_order": dates.seen}
+            if not block:
+                break
+            carry = data[end:]
+    designator = first_query[1]
+    if designator:
+        return {"date_order": "mdy" if designator.upper() in ("AM", "PM") else "dmy"}
+    return {}
+
+
+def _query_date(raw: bytes) -> tuple[int, str, int, str | None]:
+    """(first, separator, second, designator) of a query PACKET line; nothing telling else."""
+    match = _PACKET.match(raw.decode("utf-8", "replace"))
+    if match is None or match.group(13) != "Q" or not match.group(14).split():
+        return 0, "-", 0, None
+    return int(match.group(1)), match.group(2), int(match.group(3)), match.group(8)
+
+
+def _first_designator(data: bytes) -> tuple[bool, str | None]:
+    """Whether the data holds a query line, and the designator of the first (None if none)."""
+    start = 0
+    while start < len(data):
+        stop = data.find(b"\n", start)
+        stop = len(data) if stop < 0 else stop
+        _first, sep, _second, designator = _query_date(data[start:stop])
+        if sep != "-":
+            return True, designator
+        start = stop + 1
+    return False, None
+
+
 def sniff(head: list[str]) -> bool:
     head = head_without_bom(head)
     return any(line.startswith(_HEADER_MARKS) or _PACKET.match(line) for line in head)
@@ -230,4 +286,6 @@ FORMAT = LogFormat(
     sniff=sniff,
     read=read,
     priority=30,
+    splittable=True,
+    plan=plan,
 )
