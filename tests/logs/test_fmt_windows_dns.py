@@ -233,3 +233,6 @@ def test_the_date_order_is_read_off_the_whole_file(
     body.append(_PACKET_LINE.format(date=dates[1], clock=clock, op="  Q"))
     path.write_text("DNS Server log file creation at 1/5/2024 10:00:00\n" + "".join(body))
     assert windows_dns.plan(str(path)) == expected
+    # Written by Windows tools: a byte-order mark, and the telling query on the first line.
+    path.write_text("\ufeff" + "".join(body[5:] + body[:5]).replace("\n", "\r\n"))
+    assert windows_dns.plan(str(path)) == expected

@@ -233,6 +233,8 @@ def plan(path: str) -> dict[str, str]:
     first_query: tuple[bool, str | None] = (False, None)
     dates = _DateReader(None)
     with open(path, "rb") as f:
+        if f.read(3) != b"\xef\xbb\xbf":  # a byte-order mark, which the reader drops too
+            f.seek(0)
         carry = b""
         while True:
             block = f.read(_PLAN_BLOCK)
