@@ -61,7 +61,7 @@ def create_campaign(
     campaign = Campaign(
         name=one_line(fields.name),
         description=block(fields.description),
-        directive_refs=[one_line(ref) for ref in fields.directive_refs if one_line(ref)],
+        directive_refs=[ref for ref in map(one_line, fields.directive_refs) if ref],
         owner_unit_id=owner_unit.id,
         template_id=template.id,
         start_date=fields.start_date,
@@ -98,7 +98,7 @@ def update_campaign(
         raise ValidationFailed(issues)
     campaign.name = one_line(fields.name)
     campaign.description = block(fields.description)
-    campaign.directive_refs = [one_line(r) for r in fields.directive_refs if one_line(r)]
+    campaign.directive_refs = [ref for ref in map(one_line, fields.directive_refs) if ref]
     campaign.start_date, campaign.deadline = fields.start_date, fields.deadline
     campaign.lock_date = fields.lock_date
     if template is not None and template.id != campaign.template_id:

@@ -22,8 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from lamsach.logs.formats._rows import check_options
-from lamsach.logs.reader import STDIN, LogReadError, expand_paths
+from lamsach.logs.reader import STDIN, LogReadError, check_options, expand_paths
 from lamsach.matching.output import HitWriter, OutputError, output_format
 from lamsach.matching.summary import HitSummary, listed
 

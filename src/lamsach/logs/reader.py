@@ -28,6 +28,7 @@ from lamsach.logs.formats import (
     sniff_binary,
     sniff_format,
 )
+from lamsach.logs.formats._rows import check_options as check_options  # the readers' own check
 
 STDIN = "-"
 SNIFF_LINES = 20
